@@ -1,0 +1,71 @@
+package main
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+//go:embed guest/init.sh
+var initScript []byte
+
+//go:embed guest/transcript.sh
+var transcriptScript []byte
+
+// guest is everything one VM run needs, gathered into an initramfs.
+type guest struct {
+	busybox  string   // the VM's own userland
+	modules  []string // .ko files in load order
+	rootfs   string   // copied to /rootfs, for containers
+	bins     []string // copied to /usr/local/bin
+	mode     string   // demo, test or shell
+	demo     string   // lesson demo script (demo and shell modes)
+	testBin  string   // go test binary (test mode)
+	testArgs string
+	timeout  string
+	cgroup   string // v2 or v1
+	banner   string
+}
+
+// writeInitramfs writes an uncompressed cpio archive: QEMU loads it in one
+// go and the kernel unpacks it faster than it would gunzip it under TCG.
+func (g guest) writeInitramfs(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	c := newCpioWriter(f)
+	for _, d := range []string{"proc", "sys", "dev", "tmp", "run", "root"} {
+		c.Dir(d)
+	}
+	c.HostFile("bin/busybox", g.busybox, 0o755)
+	c.File("init", 0o755, initScript)
+	c.File("vm/transcript.sh", 0o755, transcriptScript)
+	c.File("vm/config", 0o644, []byte(fmt.Sprintf("MODE=%s\nCGROUP=%s\nTEST_TIMEOUT=%s\nTEST_ARGS=%q\n",
+		g.mode, g.cgroup, g.timeout, g.testArgs)))
+	c.File("vm/banner", 0o644, []byte(g.banner))
+	var names []string
+	for _, m := range g.modules {
+		name := filepath.Base(m)
+		names = append(names, name)
+		c.HostFile("vm/modules.d/"+name, m, 0o644)
+	}
+	c.File("vm/modules", 0o644, []byte(strings.Join(names, "\n")+"\n"))
+	for _, b := range g.bins {
+		c.HostFile("usr/local/bin/"+filepath.Base(b), b, 0o755)
+	}
+	if g.demo != "" {
+		c.HostFile("vm/demo.sh", g.demo, 0o755)
+	}
+	if g.testBin != "" {
+		c.HostFile("vm/lesson.test", g.testBin, 0o755)
+	}
+	c.Tree("rootfs", g.rootfs)
+	if err := c.Close(); err != nil {
+		return fmt.Errorf("writing initramfs %s: %w", file, err)
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+// Command vm boots a throwaway QEMU virtual machine with a Debian kernel and
+// a busybox userland, and runs a lesson's demo, its tests or a shell in it
+// as root. See docs/vm.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v3"
+)
+
+func main() {
+	cmd := &cli.Command{
+		Name:  "vm",
+		Usage: "run lessons in a throwaway virtual machine",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "cache", Value: ".cache", Usage: "`DIR` for downloaded packages and the rootfs"},
+		},
+		Commands: []*cli.Command{
+			{
+				Name:   "assets",
+				Usage:  "download and unpack the kernel and busybox into the cache",
+				Action: assetsAction,
+			},
+			{
+				Name:      "rootfs",
+				Usage:     "build the busybox root filesystem for containers",
+				ArgsUsage: "DIR",
+				Action:    rootfsAction,
+			},
+			{
+				Name:  "run",
+				Usage: "boot the VM and run a demo, a test binary or a shell in it",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "rootfs", Value: ".cache/rootfs", Usage: "container root filesystem, copied to /rootfs in the VM"},
+					&cli.StringSliceFlag{Name: "bin", Usage: "`FILE` to put on the VM's PATH (repeatable)"},
+					&cli.StringFlag{Name: "demo", Usage: "run `SCRIPT` as a transcript"},
+					&cli.StringFlag{Name: "test", Usage: "run the go test binary `FILE` as root with -test.v"},
+					&cli.StringFlag{Name: "test-args", Usage: "extra arguments for the test binary"},
+					&cli.BoolFlag{Name: "shell", Usage: "an interactive shell on the console; exit powers off"},
+					&cli.StringFlag{Name: "banner", Usage: "text printed before the shell starts"},
+					&cli.StringFlag{Name: "cgroup", Value: "v2", Usage: "cgroup layout in the VM: v2 (unified) or v1 (one hierarchy per controller)"},
+					&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "kill the VM after this long"},
+					&cli.StringFlag{Name: "kernel", Usage: "boot this kernel `FILE` instead of Debian's (an uncompressed vmlinux with PVH, or a bzImage)"},
+					&cli.StringFlag{Name: "modules", Usage: "`DIR` of the kernel's modules (lib/modules/VERSION), with --kernel"},
+				},
+				Action: runAction,
+			},
+		},
+	}
+	if err := cmd.Run(context.Background(), os.Args); err != nil {
+		var exit cli.ExitCoder
+		if errors.As(err, &exit) {
+			os.Exit(exit.ExitCode())
+		}
+		fmt.Fprintln(os.Stderr, "vm:", err)
+		os.Exit(125)
+	}
+}
+
+func assetsAction(ctx context.Context, cmd *cli.Command) error {
+	c := cache{cmd.String("cache")}
+	if _, _, err := c.kernel(); err != nil {
+		return err
+	}
+	_, err := c.busybox()
+	return err
+}
+
+func rootfsAction(ctx context.Context, cmd *cli.Command) error {
+	if cmd.Args().Len() != 1 {
+		return errors.New("usage: vm rootfs DIR")
+	}
+	busybox, err := cache{cmd.String("cache")}.busybox()
+	if err != nil {
+		return err
+	}
+	return buildRootfs(busybox, cmd.Args().First())
+}
+
+func runAction(ctx context.Context, cmd *cli.Command) error {
+	g := guest{
+		rootfs:   cmd.String("rootfs"),
+		bins:     cmd.StringSlice("bin"),
+		demo:     cmd.String("demo"),
+		testBin:  cmd.String("test"),
+		testArgs: cmd.String("test-args"),
+		cgroup:   cmd.String("cgroup"),
+		banner:   cmd.String("banner"),
+		timeout:  cmd.Duration("timeout").String(),
+	}
+	switch {
+	case cmd.Bool("shell"):
+		g.mode = "shell"
+	case g.testBin != "":
+		g.mode = "test"
+	case g.demo != "":
+		g.mode = "demo"
+	default:
+		return errors.New("vm run: give --demo, --test or --shell")
+	}
+	if g.cgroup != "v1" && g.cgroup != "v2" {
+		return fmt.Errorf("--cgroup %q: want v1 or v2", g.cgroup)
+	}
+	if _, err := os.Stat(filepath.Join(g.rootfs, "bin", "busybox")); err != nil {
+		return fmt.Errorf("rootfs %s is missing: run 'make rootfs'", g.rootfs)
+	}
+	c := cache{cmd.String("cache")}
+	vmlinux, modDir, err := kernelAndModules(c, cmd.String("kernel"), cmd.String("modules"))
+	if err != nil {
+		return err
+	}
+	if g.modules, err = moduleOrder(modDir, wantedModules); err != nil {
+		return err
+	}
+	if g.busybox, err = c.busybox(); err != nil {
+		return err
+	}
+	initrd, err := os.CreateTemp("", "vm-initramfs-*.cpio")
+	if err != nil {
+		return err
+	}
+	initrd.Close()
+	defer os.Remove(initrd.Name())
+	if err := g.writeInitramfs(initrd.Name()); err != nil {
+		return err
+	}
+	status, err := boot(vmlinux, initrd.Name(), g.mode == "shell", cmd.Duration("timeout"), os.Stdout)
+	if err != nil {
+		return err
+	}
+	if status != 0 {
+		return cli.Exit("", status)
+	}
+	return nil
+}
+
+// kernelAndModules returns the user's kernel if one was given, else
+// Debian's from the cache.
+func kernelAndModules(c cache, kernel, modules string) (string, string, error) {
+	if kernel == "" {
+		return c.kernel()
+	}
+	if modules == "" {
+		return "", "", errors.New("--kernel needs --modules DIR (the kernel's lib/modules/VERSION)")
+	}
+	return kernel, strings.TrimRight(modules, "/"), nil
+}
