@@ -76,11 +76,11 @@ func run(ctx context.Context, cmd *cli.Command) error {
 		return errors.New("usage: lesson-01-chroot run ROOTFS COMMAND [ARG...]")
 	}
 	rootfs, argv := cmd.Args().First(), cmd.Args().Slice()[1:]
-	if err := checkRootfs(rootfs); err != nil {
-		return err
-	}
 	if os.Geteuid() != 0 {
 		return errors.New("must run as root: chroot(2) needs CAP_SYS_CHROOT")
+	}
+	if err := checkRootfs(rootfs); err != nil {
+		return err
 	}
 	if err := enterRoot(rootfs); err != nil {
 		return err

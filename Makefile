@@ -1,0 +1,81 @@
+# Containers from scratch, in Go. The whole set-up is two commands:
+#   make lesson-01   build lesson 01 and run its demo in a throwaway VM
+#   make test        every test, each lesson run for real inside the VM
+# See README.md.
+
+SHELL   := /bin/bash
+CACHE   := $(CURDIR)/.cache
+ROOTFS  := $(CACHE)/rootfs
+MODULES := $(patsubst %/go.mod,%,$(wildcard */go.mod))
+LESSONS := $(sort $(wildcard lesson-[0-9][0-9]-*))
+GO      := go
+export CGO_ENABLED := 0
+
+# lesson_dir maps "03" to the lesson's folder, e.g. lesson-03-pid.
+lesson_dir = $(or $(wildcard lesson-$(1)-*),$(error no lesson folder matches lesson-$(1)-*))
+
+.PHONY: all deps build rootfs test vet unit bench clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
+
+all: build
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+# deps installs what the VM needs from Debian's packages, when it can.
+deps:
+	@command -v $(GO) >/dev/null || { echo "Go is missing: install Go 1.26 or newer from https://go.dev/dl and try again."; exit 1; }
+	@missing=""; \
+	command -v qemu-system-x86_64 >/dev/null || missing="$$missing qemu-system-x86"; \
+	command -v xz >/dev/null || missing="$$missing xz-utils"; \
+	command -v apt-get >/dev/null || { [ -z "$$missing" ] || { echo "This is not a Debian-like host: install$$missing (QEMU and xz) with your package manager, then try again."; exit 1; }; }; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "Missing:$$missing. Run 'sudo apt-get install$$missing' (or run make as root), then try again."; exit 1; fi; \
+		echo "make: installing$$missing with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+
+# build: one static binary per program in bin/. A lesson's main package is
+# bin/<lesson>; a helper program in a subfolder is bin/<lesson>-<folder>.
+build: deps
+	@mkdir -p bin
+	@for m in $(MODULES); do \
+		for pkg in $$($(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./$$m/...); do \
+			name=$$m; [ "$$pkg" = "$$m" ] || name=$$m-$${pkg##*/}; \
+			$(GO) build -trimpath -o bin/$$name ./$$pkg || exit 1; \
+		done; \
+	done
+	@echo "make: built $$(ls bin | tr '\n' ' ')"
+
+rootfs: $(ROOTFS)/bin/busybox
+$(ROOTFS)/bin/busybox: | build
+	@bin/vm --cache $(CACHE) rootfs $(ROOTFS)
+
+# lesson-NN runs lesson NN's demo in the VM (HOST=1: on this host, as root).
+lesson-%: build rootfs
+ifeq ($(HOST),1)
+	@[ "$$(id -u)" = 0 ] || { echo "HOST=1 runs the lesson as root on this machine: use sudo."; exit 1; }
+	@echo "WARNING: running $(call lesson_dir,$*) directly on this host, as root, not in a VM."
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp -a $(ROOTFS) $$tmp/rootfs; \
+	PATH=$(CURDIR)/bin:$$PATH ROOTFS=$$tmp/rootfs sh vm/guest/transcript.sh $(call lesson_dir,$*)/demo.sh
+else
+	@bin/vm --cache $(CACHE) run --rootfs $(ROOTFS) $(addprefix --bin ,$(wildcard bin/$(call lesson_dir,$*)*)) --demo $(call lesson_dir,$*)/demo.sh
+endif
+
+# shell-NN boots the same VM with an interactive shell.
+shell-%: build rootfs
+	@bin/vm --cache $(CACHE) run --rootfs $(ROOTFS) $(addprefix --bin ,$(wildcard bin/$(call lesson_dir,$*)*)) --shell \
+		--banner "$$(printf '\n%s\n\n%s\n%s\n\n' "$(call lesson_dir,$*): you are root in a throwaway VM. The lesson's binary is on your PATH and a busybox rootfs is at /rootfs." "Try: $(call lesson_dir,$*) run /rootfs sh    (the demo's commands are in /vm/demo.sh; --help explains the flags)" "Type 'exit' to power the VM off.")" \
+		--demo $(call lesson_dir,$*)/demo.sh
+
+vet:
+	$(GO) vet $(addprefix ./,$(addsuffix /...,$(MODULES)))
+	$(GO) vet -tags vmtest $(addprefix ./,$(addsuffix /...,$(MODULES)))
+
+# test: vet, unit tests of every module, then every lesson's tests and demo
+# run as root inside the VM (vm/lessons_test.go).
+test: build rootfs vet
+	$(GO) test -count=1 -timeout 5m $(addprefix ./,$(addsuffix /...,$(filter-out vm,$(MODULES))))
+	$(GO) test -count=1 -timeout 20m -v ./vm/... | grep -v '^=== \(RUN\|PAUSE\|CONT\)'; exit $${PIPESTATUS[0]}
+
+clean:
+	rm -rf bin $(CACHE)

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestExitStatus(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{errors.New("chroot /x: operation not permitted"), exitRuntime},
+		{&execError{"nope", exec.ErrNotFound}, exitNotFound},
+		{&execError{"/nope", unix.ENOENT}, exitNotFound},
+		{&execError{"/etc/passwd", unix.EACCES}, exitCannotExec},
+		{&execError{"/bin/x", unix.ENOEXEC}, exitCannotExec},
+	}
+	for _, tt := range tests {
+		if got := exitStatus(tt.err); got != tt.want {
+			t.Errorf("exitStatus(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestCheckRootfs(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkRootfs(dir); err != nil {
+		t.Errorf("checkRootfs(dir) = %v", err)
+	}
+	if err := checkRootfs(file); err == nil {
+		t.Error("checkRootfs(file) succeeded")
+	}
+	if err := checkRootfs(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("checkRootfs(missing) = %v, want not exist", err)
+	}
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLessonsInVM boots the VM once per lesson and runs the lesson's
+// in-VM tests (its *_test.go files built with the vmtest tag) as root in
+// it. Each test that ran in the VM is reported here as a subtest, with the
+// guest's output when it fails.
+func TestLessonsInVM(t *testing.T) {
+	root := repoRoot(t)
+	vmlinux, modDir := requireVM(t)
+	for _, dir := range lessonDirs(t, root) {
+		name := filepath.Base(dir)
+		t.Run(name, func(t *testing.T) {
+			testBin := buildVMTests(t, root, name)
+			g := lessonGuest(t, root, name, modDir)
+			g.mode, g.testBin, g.timeout = "test", testBin, "8m"
+			out, status := bootGuest(t, g, vmlinux)
+			reportGuestTests(t, out, status)
+		})
+	}
+}
+
+// TestDemosInVM runs every lesson's demo.sh in the VM, as `make lesson-NN`
+// does, so a demo that stops working fails the build.
+func TestDemosInVM(t *testing.T) {
+	root := repoRoot(t)
+	vmlinux, modDir := requireVM(t)
+	for _, dir := range lessonDirs(t, root) {
+		name := filepath.Base(dir)
+		t.Run(name, func(t *testing.T) {
+			g := lessonGuest(t, root, name, modDir)
+			g.mode, g.demo = "demo", filepath.Join(dir, "demo.sh")
+			out, status := bootGuest(t, g, vmlinux)
+			if status != 0 {
+				t.Fatalf("demo exited with status %d:\n%s", status, out)
+			}
+		})
+	}
+}
+
+func repoRoot(t *testing.T) string {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// requireVM finds QEMU and the kernel. Without them the test cannot run:
+// in CI that is a failure, elsewhere a skip that says why.
+func requireVM(t *testing.T) (vmlinux, modDir string) {
+	t.Helper()
+	missing := func(why string) {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("cannot run the VM tests: %s", why)
+		}
+		t.Skipf("skipping the VM tests: %s (run 'make test', which installs it)", why)
+	}
+	if _, err := exec.LookPath(qemuBinary); err != nil {
+		missing(qemuBinary + " is not installed")
+	}
+	vmlinux, modDir, err := cache{filepath.Join(repoRoot(t), ".cache")}.kernel()
+	if err != nil {
+		missing(err.Error())
+	}
+	return vmlinux, modDir
+}
+
+func lessonDirs(t *testing.T, root string) []string {
+	dirs, _ := filepath.Glob(filepath.Join(root, "lesson-*"))
+	if len(dirs) == 0 {
+		t.Fatal("no lesson-* folders found")
+	}
+	return dirs
+}
+
+// buildVMTests compiles the lesson's tests, including the vmtest-tagged
+// ones, into a static test binary for the guest.
+func buildVMTests(t *testing.T, root, lesson string) string {
+	out := filepath.Join(t.TempDir(), lesson+".test")
+	cmd := exec.Command("go", "test", "-c", "-tags", "vmtest", "-o", out, "./"+lesson)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go test -c ./%s: %v\n%s", lesson, err, msg)
+	}
+	return out
+}
+
+// lessonGuest puts the lesson's binaries (built by `make build`) and the
+// rootfs (`make rootfs`) into a guest.
+func lessonGuest(t *testing.T, root, lesson, modDir string) guest {
+	bins, _ := filepath.Glob(filepath.Join(root, "bin", lesson+"*"))
+	if len(bins) == 0 {
+		t.Fatalf("bin/%s not found: run 'make build' first", lesson)
+	}
+	rootfs := filepath.Join(root, ".cache", "rootfs")
+	if _, err := os.Stat(filepath.Join(rootfs, "bin", "busybox")); err != nil {
+		t.Fatalf("%s not found: run 'make rootfs' first", rootfs)
+	}
+	c := cache{filepath.Join(root, ".cache")}
+	busybox, err := c.busybox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	modules, err := moduleOrder(modDir, wantedModules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return guest{busybox: busybox, modules: modules, rootfs: rootfs, bins: bins, cgroup: "v2"}
+}
+
+func bootGuest(t *testing.T, g guest, vmlinux string) (string, int) {
+	initrd := filepath.Join(t.TempDir(), "initramfs.cpio")
+	if err := g.writeInitramfs(initrd); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	status, err := boot(vmlinux, initrd, false, 10*time.Minute, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	return out.String(), status
+}
+
+// reportGuestTests turns the guest's `go test -v` output into subtests.
+func reportGuestTests(t *testing.T, out string, status int) {
+	results := parseTestOutput(out)
+	if len(results) == 0 {
+		t.Fatalf("no test ran in the VM (status %d):\n%s", status, out)
+	}
+	failed := false
+	for _, r := range results {
+		t.Run(r.name, func(t *testing.T) {
+			switch r.result {
+			case "PASS":
+			case "SKIP":
+				failed = true
+				t.Errorf("skipped inside the VM, where every test must run:\n%s", r.output)
+			default:
+				failed = true
+				t.Errorf("failed in the VM:\n%s", r.output)
+			}
+		})
+	}
+	if status != 0 && !failed {
+		t.Fatalf("the test binary exited with status %d although no test failed:\n%s", status, out)
+	}
+}
+
+type guestTest struct {
+	name, result, output string
+}
+
+// parseTestOutput reads `go test -v` output: the lines from "=== RUN Name"
+// to "--- PASS/FAIL/SKIP: Name" belong to the top-level test Name.
+func parseTestOutput(out string) []guestTest {
+	var tests []guestTest
+	var current *guestTest
+	var buf strings.Builder
+	for _, line := range strings.Split(out, "\n") {
+		if name, ok := strings.CutPrefix(line, "=== RUN   "); ok && !strings.Contains(name, "/") {
+			current = &guestTest{name: name}
+			buf.Reset()
+		}
+		buf.WriteString(line + "\n")
+		for _, result := range []string{"PASS", "FAIL", "SKIP"} {
+			prefix := fmt.Sprintf("--- %s: ", result)
+			if rest, ok := strings.CutPrefix(line, prefix); ok && current != nil && strings.HasPrefix(rest, current.name+" ") {
+				current.result, current.output = result, buf.String()
+				tests = append(tests, *current)
+				current = nil
+			}
+		}
+	}
+	if current != nil { // the binary died inside a test (panic, timeout)
+		current.result, current.output = "FAIL", buf.String()
+		tests = append(tests, *current)
+	}
+	return tests
+}
