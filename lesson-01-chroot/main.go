@@ -51,7 +51,7 @@ func main() {
 		}},
 	}
 	if err := app.Run(context.Background(), os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "lesson-01-chroot:", err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
 		os.Exit(exitStatus(err))
 	}
 }
@@ -73,7 +73,7 @@ func usageError(ctx context.Context, cmd *cli.Command, err error, isSubcommand b
 // the process with COMMAND, which inherits the new root.
 func run(ctx context.Context, cmd *cli.Command) error {
 	if cmd.Args().Len() < 2 {
-		return errors.New("usage: lesson-01-chroot run ROOTFS COMMAND [ARG...]")
+		return fmt.Errorf("usage: %s run ROOTFS COMMAND [ARG...]", cmd.Root().Name)
 	}
 	rootfs, argv := cmd.Args().First(), cmd.Args().Slice()[1:]
 	if os.Geteuid() != 0 {

@@ -82,7 +82,7 @@ func main() {
 		if errors.As(err, &status) {
 			os.Exit(int(status))
 		}
-		fmt.Fprintln(os.Stderr, "lesson-02-uts:", err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", app.Name, err)
 		os.Exit(exitStatus(err))
 	}
 }
@@ -104,7 +104,7 @@ func usageError(ctx context.Context, cmd *cli.Command, err error, isSubcommand b
 // namespaces and waits for it.
 func run(ctx context.Context, cmd *cli.Command) error {
 	if cmd.Args().Len() < 2 {
-		return errors.New("usage: lesson-02-uts run [flags] ROOTFS COMMAND [ARG...]")
+		return fmt.Errorf("usage: %s run [flags] ROOTFS COMMAND [ARG...]", cmd.Root().Name)
 	}
 	rootfs, argv := cmd.Args().First(), cmd.Args().Slice()[1:]
 	if os.Geteuid() != 0 {

@@ -171,7 +171,10 @@ func TestExitStatusIsTheCommands(t *testing.T) {
 	if _, _, status := runLesson(t, "run", rootfs, "sh", "-c", "exit 42"); status != 42 {
 		t.Fatalf("exit status = %d, want 42", status)
 	}
-	if _, _, status := runLesson(t, "run", rootfs, "sh", "-c", "kill -KILL $$"); status != 128+9 {
+	runtime, pid := startLesson(t, "sleep", "run", rootfs, "sleep", "30")
+	syscall.Kill(pid, syscall.SIGKILL)
+	runtime.Wait()
+	if status := runtime.ProcessState.ExitCode(); status != 128+9 {
 		t.Fatalf("exit status after SIGKILL = %d, want 137", status)
 	}
 }

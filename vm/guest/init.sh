@@ -27,6 +27,9 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 hostname vm
+# Like a systemd host: mounts propagate between namespaces unless a
+# runtime makes them private (lesson 04).
+mount --make-rshared /
 ip link set lo up
 . /vm/config
 

@@ -1,0 +1,296 @@
+//go:build vmtest
+
+// These tests run as root inside the lesson VM (make test boots it). They
+// ask the kernel and the filesystem, not the lesson's own output.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const lesson = "lesson-03-pid"
+
+// newRootfs gives each test its own copy of the busybox rootfs with a marker
+// file in it, and leaves a file that exists only on the host.
+func newRootfs(t *testing.T) (rootfs, hostOnly string) {
+	t.Helper()
+	rootfs = filepath.Join(t.TempDir(), "rootfs")
+	if out, err := exec.Command("cp", "-a", os.Getenv("ROOTFS"), rootfs).CombinedOutput(); err != nil {
+		t.Fatalf("cp -a: %v\n%s", err, out)
+	}
+	writeFile(t, filepath.Join(rootfs, "etc", "marker"), "inside the rootfs\n")
+	hostOnly = "/host-only-" + filepath.Base(filepath.Dir(rootfs))
+	writeFile(t, hostOnly, "on the host\n")
+	t.Cleanup(func() { os.Remove(hostOnly) })
+	return rootfs, hostOnly
+}
+
+func writeFile(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runLesson runs the lesson binary and returns stdout, stderr and the exit
+// status.
+func runLesson(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	return runAs(t, nil, args...)
+}
+
+func runAs(t *testing.T, cred *syscall.Credential, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(lesson, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatalf("%s %v: %v", lesson, args, err)
+	}
+	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+}
+
+// startLesson starts the lesson in the background and returns it with the
+// host PID of the container's process, once that process runs comm.
+func startLesson(t *testing.T, comm string, args ...string) (*exec.Cmd, int) {
+	t.Helper()
+	cmd := exec.Command(lesson, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, pid := range childrenOf(cmd.Process.Pid) {
+			if c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(c)) == comm {
+				return cmd, pid
+			}
+		}
+	}
+	t.Fatalf("no child of %s runs %s", lesson, comm)
+	return nil, 0
+}
+
+// childrenOf lists the PIDs whose parent is ppid, from /proc/PID/stat.
+func childrenOf(ppid int) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the ")" that ends the command name: state, ppid, ...
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(ppid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func nsLink(t *testing.T, pid, ns string) string {
+	t.Helper()
+	link, err := os.Readlink(fmt.Sprintf("/proc/%s/ns/%s", pid, ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
+func TestRootIsTheRootfs(t *testing.T) {
+	rootfs, hostOnly := newRootfs(t)
+	out, errOut, status := runLesson(t, "run", rootfs, "cat", "/etc/marker")
+	if status != 0 || out != "inside the rootfs\n" {
+		t.Fatalf("cat /etc/marker inside: status %d, stdout %q, stderr %q", status, out, errOut)
+	}
+	_, _, status = runLesson(t, "run", rootfs, "test", "-e", hostOnly)
+	if status == 0 {
+		t.Fatalf("%s, a host-only file, is visible inside the chroot", hostOnly)
+	}
+}
+
+func TestWorkingDirectoryIsTheNewRoot(t *testing.T) {
+	rootfs, _ := newRootfs(t)
+	out, _, _ := runLesson(t, "run", rootfs, "pwd")
+	if out != "/\n" {
+		t.Fatalf("pwd inside = %q, want /", out)
+	}
+	// ".." at the new root must stay at the new root.
+	out, _, _ = runLesson(t, "run", rootfs, "ls", "../../etc/marker")
+	if out != "../../etc/marker\n" {
+		t.Fatalf("ls ../../etc/marker = %q: .. climbed out of the new root", out)
+	}
+}
+
+func TestHostEnvironmentDoesNotLeak(t *testing.T) {
+	rootfs, _ := newRootfs(t)
+	cmd := exec.Command(lesson, "run", rootfs, "env")
+	cmd.Env = append(os.Environ(), "HOST_SECRET=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "HOST_SECRET") {
+		t.Fatalf("the host environment leaked into the container:\n%s", out)
+	}
+}
+
+func TestEscape(t *testing.T) {
+	rootfs, hostOnly := newRootfs(t)
+	escape, err := exec.LookPath(lesson + "-escape")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cp", escape, filepath.Join(rootfs, "bin", "escape")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	out, errOut, status := runLesson(t, "run", rootfs, "/bin/escape", "cat", hostOnly)
+	if status != 0 || out != "on the host\n" {
+		t.Fatalf("escape did not reach the host's root: status %d, stdout %q, stderr %q", status, out, errOut)
+	}
+}
+
+func TestExitStatusIsTheCommands(t *testing.T) {
+	rootfs, _ := newRootfs(t)
+	if _, _, status := runLesson(t, "run", rootfs, "sh", "-c", "exit 42"); status != 42 {
+		t.Fatalf("exit status = %d, want 42", status)
+	}
+	runtime, pid := startLesson(t, "sleep", "run", rootfs, "sleep", "30")
+	syscall.Kill(pid, syscall.SIGKILL)
+	runtime.Wait()
+	if status := runtime.ProcessState.ExitCode(); status != 128+9 {
+		t.Fatalf("exit status after SIGKILL = %d, want 137", status)
+	}
+}
+
+func TestHostname(t *testing.T) {
+	rootfs, _ := newRootfs(t)
+	before, _ := os.Hostname()
+	out, errOut, status := runLesson(t, "run", "--hostname", "box1", rootfs, "hostname")
+	if status != 0 || out != "box1\n" {
+		t.Fatalf("hostname inside: status %d, stdout %q, stderr %q", status, out, errOut)
+	}
+	// Setting it from inside must not touch the host either.
+	runLesson(t, "run", rootfs, "hostname", "changed-inside")
+	if after, _ := os.Hostname(); after != before {
+		t.Fatalf("host hostname changed from %q to %q", before, after)
+	}
+}
+
+func TestDefaultHostnameIsRandom(t *testing.T) {
+	rootfs, _ := newRootfs(t)
+	a, _, _ := runLesson(t, "run", rootfs, "hostname")
+	b, _, _ := runLesson(t, "run", rootfs, "hostname")
+	if len(a) != 13 || a == b {
+		t.Fatalf("default hostnames %q and %q: want two different 12-digit names", a, b)
+	}
+}
+
+func TestNewUTSAndIPCNamespaces(t *testing.T) {
+	rootfs, _ := newRootfs(t)
+	_, pid := startLesson(t, "sleep", "run", rootfs, "sleep", "30")
+	for _, ns := range []string{"uts", "ipc"} {
+		inside, host := nsLink(t, strconv.Itoa(pid), ns), nsLink(t, "self", ns)
+		if inside == host {
+			t.Errorf("the container's %s namespace is the host's: %s", ns, host)
+		}
+	}
+}
+
+func TestSignalsAreForwarded(t *testing.T) {
+	rootfs, _ := newRootfs(t)
+	runtime, _ := startLesson(t, "sh", "run", rootfs, "sh", "-c", `trap "exit 7" TERM; while true; do sleep 0.1; done`)
+	time.Sleep(200 * time.Millisecond) // let sh install its trap
+	runtime.Process.Signal(syscall.SIGTERM)
+	runtime.Wait()
+	if status := runtime.ProcessState.ExitCode(); status != 7 {
+		t.Fatalf("exit status = %d, want 7 from the container's TERM trap", status)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	rootfs, _ := newRootfs(t)
+	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	tests := []struct {
+		name   string
+		cred   *syscall.Credential
+		args   []string
+		status int
+		msg    string
+	}{
+		{"no arguments to run", nil, []string{"run"}, 125, "usage"},
+		{"unknown flag", nil, []string{"run", "--bogus", rootfs, "sh"}, 125, "bogus"},
+		{"missing rootfs", nil, []string{"run", "/does/not/exist", "sh"}, 125, "no such file or directory"},
+		{"rootfs is a file", nil, []string{"run", rootfs + "/etc/passwd", "sh"}, 125, "not a directory"},
+		{"command not found", nil, []string{"run", rootfs, "no-such-command"}, 127, "not found"},
+		{"command not executable", nil, []string{"run", rootfs, "/etc/passwd"}, 126, "permission denied"},
+		{"not root", nobody, []string{"run", rootfs, "sh"}, 125, "must run as root"},
+		{"empty hostname", nil, []string{"run", "--hostname", "", rootfs, "true"}, 125, "hostname"},
+		{"hostname too long", nil, []string{"run", "--hostname", strings.Repeat("a", 65), rootfs, "true"}, 125, "longer than 64"},
+		{"hostname with a space", nil, []string{"run", "--hostname", "a b", rootfs, "true"}, 125, "hostname"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errOut, status := runAs(t, tt.cred, tt.args...)
+			if status != tt.status {
+				t.Errorf("exit status = %d, want %d (stderr %q)", status, tt.status, errOut)
+			}
+			lines := strings.Split(strings.TrimSpace(errOut), "\n")
+			if len(lines) != 1 || !strings.Contains(errOut, tt.msg) {
+				t.Errorf("stderr = %q, want one line containing %q", errOut, tt.msg)
+			}
+		})
+	}
+}
+
+func TestCommandIsPID1(t *testing.T) {
+	rootfs, _ := newRootfs(t)
+	out, errOut, _ := runLesson(t, "run", rootfs, "sh", "-c", "echo $$")
+	if out != "1\n" {
+		t.Fatalf("PID inside = %q (stderr %q), want 1", out, errOut)
+	}
+}
+
+// TestHostSeesTheContainersPID: outside, the container's PID 1 is an
+// ordinary process with an ordinary PID; NSpid lists it in each namespace.
+func TestHostSeesTheContainersPID(t *testing.T) {
+	rootfs, _ := newRootfs(t)
+	_, pid := startLesson(t, "sleep", "run", rootfs, "sleep", "30")
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("NSpid:\t%d\t1\n", pid)
+	if !strings.Contains(string(status), want) {
+		t.Fatalf("/proc/%d/status has no %q:\n%s", pid, want, status)
+	}
+	if nsLink(t, strconv.Itoa(pid), "pid") == nsLink(t, "self", "pid") {
+		t.Fatal("the container's PID namespace is the host's")
+	}
+}
+
+// TestPID1IgnoresUnhandledSignals: the kernel drops signals that PID 1 has
+// no handler for, even SIGKILL, when they come from inside its namespace.
+func TestPID1IgnoresUnhandledSignals(t *testing.T) {
+	rootfs, _ := newRootfs(t)
+	out, _, status := runLesson(t, "run", rootfs, "sh", "-c", "kill -TERM 1; kill -KILL 1; echo alive")
+	if status != 0 || out != "alive\n" {
+		t.Fatalf("PID 1 did not survive its own TERM and KILL: status %d, stdout %q", status, out)
+	}
+}
