@@ -1,6 +1,8 @@
 # Containers from scratch, in Go. The whole set-up is two commands:
 #   make lesson-01   build lesson 01 and run its demo in a throwaway VM
 #   make test        every test, each lesson run for real inside the VM
+#   make shell-01    the same VM with an interactive shell
+#   make docs        regenerate the diffs and transcripts in docs/
 # See README.md.
 
 SHELL   := /bin/bash
@@ -14,7 +16,7 @@ export CGO_ENABLED := 0
 # lesson_dir maps "03" to the lesson's folder, e.g. lesson-03-pid.
 lesson_dir = $(or $(wildcard lesson-$(1)-*),$(error no lesson folder matches lesson-$(1)-*))
 
-.PHONY: all deps build rootfs test vet unit bench clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
+.PHONY: all deps build rootfs docs test vet bench clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
 
 all: build
 
@@ -66,6 +68,11 @@ shell-%: build rootfs
 	@bin/vm --cache $(CACHE) run --rootfs $(ROOTFS) $(addprefix --bin ,$(wildcard bin/$(call lesson_dir,$*)*)) --shell \
 		--banner "$$(printf '\n%s\n\n%s\n%s\n\n' "$(call lesson_dir,$*): you are root in a throwaway VM. The lesson's binary is on your PATH and a busybox rootfs is at /rootfs." "Try: $(call lesson_dir,$*) run /rootfs sh    (the demo's commands are in /vm/demo.sh; --help explains the flags)" "Type 'exit' to power the VM off.")" \
 		--demo $(call lesson_dir,$*)/demo.sh
+
+# docs rewrites the generated parts of docs/*.md: the diffs between
+# lessons and each demo's transcript, run in the VM.
+docs: build rootfs
+	@bin/vm --cache $(CACHE) docs --transcripts $(CURDIR)
 
 vet:
 	$(GO) vet $(addprefix ./,$(addsuffix /...,$(MODULES)))

@@ -2,10 +2,13 @@ package main
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 //go:embed guest/init.sh
@@ -68,4 +71,42 @@ func (g guest) writeInitramfs(file string) error {
 		return fmt.Errorf("writing initramfs %s: %w", file, err)
 	}
 	return nil
+}
+
+// prepare fills in the VM's own parts, busybox and the kernel modules, and
+// returns the kernel to boot: the user's if given, else Debian's.
+func (g *guest) prepare(c cache, kernel, modules string) (string, error) {
+	vmlinux, modDir := kernel, strings.TrimRight(modules, "/")
+	var err error
+	switch {
+	case kernel == "":
+		vmlinux, modDir, err = c.kernel()
+	case modules == "":
+		err = errors.New("--kernel needs --modules DIR (the kernel's lib/modules/VERSION)")
+	}
+	if err != nil {
+		return "", err
+	}
+	if g.modules, err = moduleOrder(modDir, wantedModules); err != nil {
+		return "", err
+	}
+	g.busybox, err = c.busybox()
+	return vmlinux, err
+}
+
+// run writes the initramfs to a temporary file and boots the VM with it.
+func (g guest) run(vmlinux string, timeout time.Duration, out io.Writer) (int, error) {
+	if _, err := os.Stat(filepath.Join(g.rootfs, "bin", "busybox")); err != nil {
+		return 0, fmt.Errorf("rootfs %s is missing: run 'make rootfs'", g.rootfs)
+	}
+	initrd, err := os.CreateTemp("", "vm-initramfs-*.cpio")
+	if err != nil {
+		return 0, err
+	}
+	initrd.Close()
+	defer os.Remove(initrd.Name())
+	if err := g.writeInitramfs(initrd.Name()); err != nil {
+		return 0, err
+	}
+	return boot(vmlinux, initrd.Name(), g.mode == "shell", timeout, out)
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestLessonsInVM boots the VM once per lesson and runs the lesson's
@@ -17,14 +16,14 @@ import (
 // guest's output when it fails.
 func TestLessonsInVM(t *testing.T) {
 	root := repoRoot(t)
-	vmlinux, modDir := requireVM(t)
+	requireVM(t)
 	for _, dir := range lessonDirs(t, root) {
 		name := filepath.Base(dir)
 		t.Run(name, func(t *testing.T) {
 			testBin := buildVMTests(t, root, name)
-			g := lessonGuest(t, root, name, modDir)
+			g := lessonGuest(t, root, name)
 			g.mode, g.testBin, g.timeout = "test", testBin, "8m"
-			out, status := bootGuest(t, g, vmlinux)
+			out, status := bootGuest(t, g)
 			reportGuestTests(t, out, status)
 		})
 	}
@@ -34,13 +33,13 @@ func TestLessonsInVM(t *testing.T) {
 // does, so a demo that stops working fails the build.
 func TestDemosInVM(t *testing.T) {
 	root := repoRoot(t)
-	vmlinux, modDir := requireVM(t)
+	requireVM(t)
 	for _, dir := range lessonDirs(t, root) {
 		name := filepath.Base(dir)
 		t.Run(name, func(t *testing.T) {
-			g := lessonGuest(t, root, name, modDir)
+			g := lessonGuest(t, root, name)
 			g.mode, g.demo = "demo", filepath.Join(dir, "demo.sh")
-			out, status := bootGuest(t, g, vmlinux)
+			out, status := bootGuest(t, g)
 			if status != 0 {
 				t.Fatalf("demo exited with status %d:\n%s", status, out)
 			}
@@ -58,7 +57,7 @@ func repoRoot(t *testing.T) string {
 
 // requireVM finds QEMU and the kernel. Without them the test cannot run:
 // in CI that is a failure, elsewhere a skip that says why.
-func requireVM(t *testing.T) (vmlinux, modDir string) {
+func requireVM(t *testing.T) {
 	t.Helper()
 	missing := func(why string) {
 		if os.Getenv("CI") != "" {
@@ -69,11 +68,9 @@ func requireVM(t *testing.T) (vmlinux, modDir string) {
 	if _, err := exec.LookPath(qemuBinary); err != nil {
 		missing(qemuBinary + " is not installed")
 	}
-	vmlinux, modDir, err := cache{filepath.Join(repoRoot(t), ".cache")}.kernel()
-	if err != nil {
+	if _, _, err := (cache{filepath.Join(repoRoot(t), ".cache")}).kernel(); err != nil {
 		missing(err.Error())
 	}
-	return vmlinux, modDir
 }
 
 func lessonDirs(t *testing.T, root string) []string {
@@ -99,34 +96,21 @@ func buildVMTests(t *testing.T, root, lesson string) string {
 
 // lessonGuest puts the lesson's binaries (built by `make build`) and the
 // rootfs (`make rootfs`) into a guest.
-func lessonGuest(t *testing.T, root, lesson, modDir string) guest {
+func lessonGuest(t *testing.T, root, lesson string) guest {
 	bins, _ := filepath.Glob(filepath.Join(root, "bin", lesson+"*"))
 	if len(bins) == 0 {
 		t.Fatalf("bin/%s not found: run 'make build' first", lesson)
 	}
-	rootfs := filepath.Join(root, ".cache", "rootfs")
-	if _, err := os.Stat(filepath.Join(rootfs, "bin", "busybox")); err != nil {
-		t.Fatalf("%s not found: run 'make rootfs' first", rootfs)
-	}
-	c := cache{filepath.Join(root, ".cache")}
-	busybox, err := c.busybox()
-	if err != nil {
-		t.Fatal(err)
-	}
-	modules, err := moduleOrder(modDir, wantedModules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return guest{busybox: busybox, modules: modules, rootfs: rootfs, bins: bins, cgroup: "v2"}
+	return guest{rootfs: filepath.Join(root, ".cache", "rootfs"), bins: bins, cgroup: "v2"}
 }
 
-func bootGuest(t *testing.T, g guest, vmlinux string) (string, int) {
-	initrd := filepath.Join(t.TempDir(), "initramfs.cpio")
-	if err := g.writeInitramfs(initrd); err != nil {
+func bootGuest(t *testing.T, g guest) (string, int) {
+	vmlinux, err := g.prepare(cache{filepath.Join(repoRoot(t), ".cache")}, "", "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	status, err := boot(vmlinux, initrd, false, 10*time.Minute, &out)
+	status, err := g.run(vmlinux, defaultTimeout, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

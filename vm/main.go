@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v3"
 )
+
+// defaultTimeout is generous: a lesson's tests take well under a minute
+// under TCG.
+const defaultTimeout = 10 * time.Minute
 
 func main() {
 	cmd := &cli.Command{
@@ -35,6 +37,15 @@ func main() {
 				Action:    rootfsAction,
 			},
 			{
+				Name:      "docs",
+				Usage:     "rewrite the generated blocks (diffs, demo transcripts) of the chapters in REPO/docs",
+				ArgsUsage: "REPO",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "transcripts", Usage: "also run every demo in the VM for its transcript"},
+				},
+				Action: docsAction,
+			},
+			{
 				Name:  "run",
 				Usage: "boot the VM and run a demo, a test binary or a shell in it",
 				Flags: []cli.Flag{
@@ -46,7 +57,7 @@ func main() {
 					&cli.BoolFlag{Name: "shell", Usage: "an interactive shell on the console; exit powers off"},
 					&cli.StringFlag{Name: "banner", Usage: "text printed before the shell starts"},
 					&cli.StringFlag{Name: "cgroup", Value: "v2", Usage: "cgroup layout in the VM: v2 (unified) or v1 (one hierarchy per controller)"},
-					&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "kill the VM after this long"},
+					&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "kill the VM after this long"},
 					&cli.StringFlag{Name: "kernel", Usage: "boot this kernel `FILE` instead of Debian's (an uncompressed vmlinux with PVH, or a bzImage)"},
 					&cli.StringFlag{Name: "modules", Usage: "`DIR` of the kernel's modules (lib/modules/VERSION), with --kernel"},
 				},
@@ -84,6 +95,18 @@ func rootfsAction(ctx context.Context, cmd *cli.Command) error {
 	return buildRootfs(busybox, cmd.Args().First())
 }
 
+func docsAction(ctx context.Context, cmd *cli.Command) error {
+	root := cmd.Args().First()
+	if root == "" {
+		return errors.New("usage: vm docs REPO")
+	}
+	var transcript transcriptFunc
+	if cmd.Bool("transcripts") {
+		transcript = vmTranscript(cache{cmd.String("cache")}, root)
+	}
+	return writeDocs(root, transcript)
+}
+
 func runAction(ctx context.Context, cmd *cli.Command) error {
 	g := guest{
 		rootfs:   cmd.String("rootfs"),
@@ -108,30 +131,11 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 	if g.cgroup != "v1" && g.cgroup != "v2" {
 		return fmt.Errorf("--cgroup %q: want v1 or v2", g.cgroup)
 	}
-	if _, err := os.Stat(filepath.Join(g.rootfs, "bin", "busybox")); err != nil {
-		return fmt.Errorf("rootfs %s is missing: run 'make rootfs'", g.rootfs)
-	}
-	c := cache{cmd.String("cache")}
-	vmlinux, modDir, err := kernelAndModules(c, cmd.String("kernel"), cmd.String("modules"))
+	vmlinux, err := g.prepare(cache{cmd.String("cache")}, cmd.String("kernel"), cmd.String("modules"))
 	if err != nil {
 		return err
 	}
-	if g.modules, err = moduleOrder(modDir, wantedModules); err != nil {
-		return err
-	}
-	if g.busybox, err = c.busybox(); err != nil {
-		return err
-	}
-	initrd, err := os.CreateTemp("", "vm-initramfs-*.cpio")
-	if err != nil {
-		return err
-	}
-	initrd.Close()
-	defer os.Remove(initrd.Name())
-	if err := g.writeInitramfs(initrd.Name()); err != nil {
-		return err
-	}
-	status, err := boot(vmlinux, initrd.Name(), g.mode == "shell", cmd.Duration("timeout"), os.Stdout)
+	status, err := g.run(vmlinux, cmd.Duration("timeout"), os.Stdout)
 	if err != nil {
 		return err
 	}
@@ -139,16 +143,4 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		return cli.Exit("", status)
 	}
 	return nil
-}
-
-// kernelAndModules returns the user's kernel if one was given, else
-// Debian's from the cache.
-func kernelAndModules(c cache, kernel, modules string) (string, string, error) {
-	if kernel == "" {
-		return c.kernel()
-	}
-	if modules == "" {
-		return "", "", errors.New("--kernel needs --modules DIR (the kernel's lib/modules/VERSION)")
-	}
-	return kernel, strings.TrimRight(modules, "/"), nil
 }
