@@ -16,7 +16,7 @@ export CGO_ENABLED := 0
 # lesson_dir maps "03" to the lesson's folder, e.g. lesson-03-pid.
 lesson_dir = $(or $(wildcard lesson-$(1)-*),$(error no lesson folder matches lesson-$(1)-*))
 
-.PHONY: all deps build rootfs docs test vet bench clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
+.PHONY: all deps build rootfs docs test vet clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
 
 all: build
 
@@ -60,7 +60,7 @@ ifeq ($(HOST),1)
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp -a $(ROOTFS) $$tmp/rootfs; \
 	PATH=$(CURDIR)/bin:$$PATH ROOTFS=$$tmp/rootfs sh vm/guest/transcript.sh $(call lesson_dir,$*)/demo.sh
 else
-	@bin/vm --cache $(CACHE) run --rootfs $(ROOTFS) $(addprefix --bin ,$(wildcard bin/$(call lesson_dir,$*)*)) --demo $(call lesson_dir,$*)/demo.sh
+	@bin/vm --cache $(CACHE) run --timeout 3m --rootfs $(ROOTFS) $(addprefix --bin ,$(wildcard bin/$(call lesson_dir,$*)*)) --demo $(call lesson_dir,$*)/demo.sh
 endif
 
 # shell-NN boots the same VM with an interactive shell.

@@ -25,9 +25,8 @@ func newRootfs(t *testing.T) (rootfs, hostOnly string) {
 		t.Fatalf("cp -a: %v\n%s", err, out)
 	}
 	writeFile(t, filepath.Join(rootfs, "etc", "marker"), "inside the rootfs\n")
-	hostOnly = "/host-only-" + filepath.Base(filepath.Dir(rootfs))
+	hostOnly = filepath.Join(t.TempDir(), "host-only")
 	writeFile(t, hostOnly, "on the host\n")
-	t.Cleanup(func() { os.Remove(hostOnly) })
 	return rootfs, hostOnly
 }
 

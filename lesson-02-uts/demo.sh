@@ -13,7 +13,7 @@ hostname
 # namespaces: the link names carry the namespace's inode number.
 lesson-02-uts run --hostname box1 $ROOTFS sleep 30 &
 sleep 1
-pid=$(pidof sleep)
+pid=$(ps -o pid,ppid | awk -v runtime=$! '$2 == runtime {print $1}')
 readlink /proc/self/ns/uts; readlink /proc/$pid/ns/uts
 readlink /proc/self/ns/ipc; readlink /proc/$pid/ns/ipc
 # nsenter joins a process's namespaces, here only its UTS namespace:

@@ -5,7 +5,7 @@ lesson-03-pid run $ROOTFS sh -c 'echo "my PID is $$"'
 # its number in every namespace it belongs to, outermost first:
 lesson-03-pid run --hostname box1 $ROOTFS sleep 30 &
 sleep 1
-pid=$(pidof sleep)
+pid=$(ps -o pid,ppid | awk -v runtime=$! '$2 == runtime {print $1}')
 grep NSpid /proc/$pid/status
 readlink /proc/self/ns/pid; readlink /proc/$pid/ns/pid
 

@@ -28,9 +28,8 @@ func newRootfs(t *testing.T) (rootfs, hostOnly string) {
 		t.Fatalf("cp -a: %v\n%s", err, out)
 	}
 	writeFile(t, filepath.Join(rootfs, "etc", "marker"), "inside the rootfs\n")
-	hostOnly = "/host-only-" + filepath.Base(filepath.Dir(rootfs))
+	hostOnly = filepath.Join(t.TempDir(), "host-only")
 	writeFile(t, hostOnly, "on the host\n")
-	t.Cleanup(func() { os.Remove(hostOnly) })
 	return rootfs, hostOnly
 }
 
@@ -70,14 +69,18 @@ func startLesson(t *testing.T, comm string, args ...string) (*exec.Cmd, int) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		for _, pid := range childrenOf(cmd.Process.Pid) {
 			if c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(c)) == comm {
+				// Kill the container, not the runtime: the runtime cleans up
+				// after its container, and a killed runtime cannot.
+				t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL); cmd.Wait() })
 				return cmd, pid
 			}
 		}
 	}
+	cmd.Process.Kill()
+	cmd.Wait()
 	t.Fatalf("no child of %s runs %s", lesson, comm)
 	return nil, 0
 }

@@ -213,22 +213,32 @@ func parseVolume(spec string) (volume, error) {
 // starts the child in new namespaces (clone(2) with the CLONE_NEW* flags)
 // and the child, a fresh Go program, finishes the set-up from inside.
 func startContainer(childArgs []string) error {
+	signals := catchSignals()
 	c := exec.Command("/proc/self/exe", childArgs...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	c.SysProcAttr = &unix.SysProcAttr{Cloneflags: namespaces}
 	if err := c.Start(); err != nil {
 		return fmt.Errorf("clone: %w", err)
 	}
-	forwardSignals(c.Process)
-	c.Wait()
+	forwardSignals(signals, c.Process)
+	if err := c.Wait(); c.ProcessState == nil {
+		return fmt.Errorf("wait: %w", err)
+	}
 	return exitStatusOf(c.ProcessState)
+}
+
+// catchSignals starts catching the signals to forward before the child
+// exists: one arriving in between must not kill the runtime and leave the
+// container running without it.
+func catchSignals() chan os.Signal {
+	signals := make(chan os.Signal, 8)
+	signal.Notify(signals, forwardedSignals...)
+	return signals
 }
 
 // forwardSignals passes the signals this runtime receives (Ctrl-C, kill)
 // on to the container, which would otherwise never see them.
-func forwardSignals(p *os.Process) {
-	signals := make(chan os.Signal, 8)
-	signal.Notify(signals, forwardedSignals...)
+func forwardSignals(signals chan os.Signal, p *os.Process) {
 	go func() {
 		for sig := range signals {
 			p.Signal(sig)
@@ -335,11 +345,12 @@ func mountVolume(rootfs string, v volume) error {
 		return fmt.Errorf("mount --rbind %s %s: %w", v.host, target, err)
 	}
 	if v.readOnly {
-		// A bind mount takes its flags from a second call: MS_RDONLY on the
-		// first one is ignored.
-		flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
-		if err := unix.Mount("", target, "", flags, ""); err != nil {
-			return fmt.Errorf("mount -o remount,bind,ro %s: %w", target, err)
+		// MS_RDONLY on the bind mount itself is ignored. mount_setattr(2)
+		// makes it read-only afterwards, with AT_RECURSIVE also every mount
+		// below it, and keeps its other flags (nosuid, nodev...) as they are.
+		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(-1, target, unix.AT_RECURSIVE, attr); err != nil {
+			return fmt.Errorf("mount_setattr %s: %w", target, err)
 		}
 	}
 	return nil

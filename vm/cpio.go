@@ -138,5 +138,8 @@ func unixPerm(m fs.FileMode) uint32 {
 	if m&fs.ModeSetuid != 0 {
 		perm |= 0o4000
 	}
+	if m&fs.ModeSetgid != 0 {
+		perm |= 0o2000
+	}
 	return perm
 }

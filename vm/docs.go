@@ -111,7 +111,7 @@ func writeDocs(root string, transcript transcriptFunc) error {
 // vmTranscript runs a lesson's demo in the VM and returns its output.
 func vmTranscript(c cache, root string) transcriptFunc {
 	return func(lesson string) (string, error) {
-		g := guest{rootfs: filepath.Join(root, ".cache", "rootfs"), cgroup: "v2", mode: "demo",
+		g := guest{rootfs: c.path("rootfs"), cgroup: "v2", mode: "demo",
 			demo: filepath.Join(root, lesson, "demo.sh")}
 		g.bins, _ = filepath.Glob(filepath.Join(root, "bin", lesson+"*"))
 		vmlinux, err := g.prepare(c, "", "")
@@ -120,7 +120,7 @@ func vmTranscript(c cache, root string) transcriptFunc {
 		}
 		step("running the %s demo for its transcript", lesson)
 		var out bytes.Buffer
-		status, err := g.run(vmlinux, defaultTimeout, &out)
+		status, err := g.run(vmlinux, demoTimeout, &out)
 		if err == nil && status != 0 {
 			err = fmt.Errorf("the %s demo exited with status %d:\n%s", lesson, status, out.String())
 		}

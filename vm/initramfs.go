@@ -30,6 +30,7 @@ type guest struct {
 	timeout  string
 	cgroup   string // v2 or v1
 	banner   string
+	accel    string // kvm, tcg, or auto/"" to probe
 }
 
 // writeInitramfs writes an uncompressed cpio archive: QEMU loads it in one
@@ -108,5 +109,5 @@ func (g guest) run(vmlinux string, timeout time.Duration, out io.Writer) (int, e
 	if err := g.writeInitramfs(initrd.Name()); err != nil {
 		return 0, err
 	}
-	return boot(vmlinux, initrd.Name(), g.mode == "shell", timeout, out)
+	return boot(vmlinux, initrd.Name(), g.accel, g.mode == "shell", timeout, out)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLessonsInVM boots the VM once per lesson and runs the lesson's
@@ -23,8 +24,50 @@ func TestLessonsInVM(t *testing.T) {
 			testBin := buildVMTests(t, root, name)
 			g := lessonGuest(t, root, name)
 			g.mode, g.testBin, g.timeout = "test", testBin, "8m"
-			out, status := bootGuest(t, g)
+			out, status := bootGuest(t, g, defaultTimeout)
 			reportGuestTests(t, out, status)
+			if hasCgroups(name) {
+				// The VM again, with the v1 layout: one hierarchy per controller.
+				t.Run("cgroup-v1", func(t *testing.T) {
+					g.cgroup, g.testArgs = "v1", "-test.run=^TestCgroup"
+					out, status := bootGuest(t, g, defaultTimeout)
+					reportGuestTests(t, out, status)
+				})
+			}
+		})
+	}
+}
+
+// hasCgroups: lesson 05 and every lesson after it limit resources, and
+// name their cgroup tests TestCgroup*.
+func hasCgroups(lesson string) bool { return lesson >= "lesson-05" }
+
+// TestCgroupLessonsOnHost runs the cgroup tests of lessons 05 and later
+// directly on this machine as root, to test whatever cgroup layout it has
+// (a v1 "hybrid" one on the machines this project is developed on).
+func TestCgroupLessonsOnHost(t *testing.T) {
+	root := repoRoot(t)
+	if os.Geteuid() != 0 {
+		t.Skip("skipping the cgroup tests on the host: they need root")
+	}
+	for _, dir := range lessonDirs(t, root) {
+		name := filepath.Base(dir)
+		if !hasCgroups(name) {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			testBin := buildVMTests(t, root, name)
+			cmd := exec.Command(testBin, "-test.v", "-test.run=^TestCgroup", "-test.timeout=5m")
+			cmd.Env = append(os.Environ(), "ROOTFS="+filepath.Join(root, ".cache", "rootfs"),
+				"PATH="+filepath.Join(root, "bin")+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			status := 0
+			if exitErr, ok := err.(*exec.ExitError); ok {
+				status = exitErr.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			reportGuestTests(t, string(out), status)
 		})
 	}
 }
@@ -39,7 +82,7 @@ func TestDemosInVM(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			g := lessonGuest(t, root, name)
 			g.mode, g.demo = "demo", filepath.Join(dir, "demo.sh")
-			out, status := bootGuest(t, g)
+			out, status := bootGuest(t, g, demoTimeout)
 			if status != 0 {
 				t.Fatalf("demo exited with status %d:\n%s", status, out)
 			}
@@ -104,13 +147,13 @@ func lessonGuest(t *testing.T, root, lesson string) guest {
 	return guest{rootfs: filepath.Join(root, ".cache", "rootfs"), bins: bins, cgroup: "v2"}
 }
 
-func bootGuest(t *testing.T, g guest) (string, int) {
+func bootGuest(t *testing.T, g guest, timeout time.Duration) (string, int) {
 	vmlinux, err := g.prepare(cache{filepath.Join(repoRoot(t), ".cache")}, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	status, err := g.run(vmlinux, defaultTimeout, &out)
+	status, err := g.run(vmlinux, timeout, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

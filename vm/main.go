@@ -14,8 +14,11 @@ import (
 )
 
 // defaultTimeout is generous: a lesson's tests take well under a minute
-// under TCG.
-const defaultTimeout = 10 * time.Minute
+// under TCG. A demo takes seconds.
+const (
+	defaultTimeout = 10 * time.Minute
+	demoTimeout    = 3 * time.Minute
+)
 
 func main() {
 	cmd := &cli.Command{
@@ -60,6 +63,7 @@ func main() {
 					&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "kill the VM after this long"},
 					&cli.StringFlag{Name: "kernel", Usage: "boot this kernel `FILE` instead of Debian's (an uncompressed vmlinux with PVH, or a bzImage)"},
 					&cli.StringFlag{Name: "modules", Usage: "`DIR` of the kernel's modules (lib/modules/VERSION), with --kernel"},
+					&cli.StringFlag{Name: "accel", Value: "auto", Usage: "QEMU accelerator: kvm, tcg, or auto (kvm when it works here)"},
 				},
 				Action: runAction,
 			},
@@ -117,6 +121,10 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		cgroup:   cmd.String("cgroup"),
 		banner:   cmd.String("banner"),
 		timeout:  cmd.Duration("timeout").String(),
+		accel:    cmd.String("accel"),
+	}
+	if g.accel != "auto" && g.accel != "kvm" && g.accel != "tcg" {
+		return fmt.Errorf("--accel %q: want kvm, tcg or auto", g.accel)
 	}
 	switch {
 	case cmd.Bool("shell"):

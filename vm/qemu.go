@@ -37,17 +37,23 @@ func kvmWorks() bool {
 	return flags.Match(cpuinfo)
 }
 
-func qemuArgs(vmlinux, initrd string, interactive bool) []string {
-	accel := []string{"-accel", "tcg"}
-	if kvmWorks() {
-		accel = []string{"-accel", "kvm", "-cpu", "host"}
+func qemuArgs(vmlinux, initrd, accel string, interactive bool) []string {
+	if accel == "auto" || accel == "" {
+		accel = "tcg"
+		if kvmWorks() {
+			accel = "kvm"
+		}
+	}
+	args := []string{"-accel", "tcg"}
+	if accel == "kvm" {
+		args = []string{"-accel", "kvm", "-cpu", "host"}
 	}
 	serial := []string{"-serial", "stdio"}
 	if interactive {
 		// signal=off: Ctrl-C goes to the guest's shell, not to QEMU.
 		serial = []string{"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con"}
 	}
-	args := append(accel,
+	args = append(args,
 		"-M", "pc", "-m", "1024", "-smp", "1",
 		"-nodefaults", "-no-user-config", "-no-reboot", "-display", "none",
 		"-nic", "none",
@@ -60,13 +66,13 @@ func qemuArgs(vmlinux, initrd string, interactive bool) []string {
 // boot runs QEMU until the guest powers off or the timeout passes, and
 // returns the guest's exit status. In interactive mode the console is the
 // terminal; otherwise the console is copied to out line by line.
-func boot(vmlinux, initrd string, interactive bool, timeout time.Duration, out io.Writer) (int, error) {
+func boot(vmlinux, initrd, accel string, interactive bool, timeout time.Duration, out io.Writer) (int, error) {
 	if _, err := exec.LookPath(qemuBinary); err != nil {
 		return 0, fmt.Errorf("%s not found: install it with 'sudo apt-get install qemu-system-x86' (make does this when run as root)", qemuBinary)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, qemuBinary, qemuArgs(vmlinux, initrd, interactive)...)
+	cmd := exec.CommandContext(ctx, qemuBinary, qemuArgs(vmlinux, initrd, accel, interactive)...)
 	cmd.Stderr = os.Stderr
 	if interactive {
 		cmd.Stdin, cmd.Stdout = os.Stdin, os.Stdout

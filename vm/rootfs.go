@@ -17,13 +17,22 @@ var rootfsFiles = map[string]string{
 	"etc/profile":    "export PS1='[container] \\w # '\n",
 }
 
+// rootfsMarker marks a folder that buildRootfs may replace.
+const rootfsMarker = ".vm-rootfs"
+
 var rootfsDirs = []string{"bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "home", "var", "run", "mnt"}
 
 // buildRootfs makes a small root filesystem in dir from the static busybox:
 // the binary, one symlink per applet, and a few files in /etc. It needs no
 // root privileges. The folder is built beside dir and renamed into place, so
-// an interrupted build never leaves half a rootfs.
+// an interrupted build never leaves half a rootfs. An existing dir is only
+// replaced if this function built it.
 func buildRootfs(busybox, dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, rootfsMarker)); err != nil {
+			return fmt.Errorf("%s exists and was not built by 'vm rootfs': remove it or choose another folder", dir)
+		}
+	}
 	step("building the busybox root filesystem in %s", dir)
 	tmp := dir + ".tmp"
 	os.RemoveAll(tmp)
@@ -49,6 +58,9 @@ func buildRootfs(busybox, dir string) error {
 		if err := os.Symlink("/bin/busybox", filepath.Join(tmp, applet)); err != nil {
 			return err
 		}
+	}
+	if err := os.WriteFile(filepath.Join(tmp, rootfsMarker), nil, 0o644); err != nil {
+		return err
 	}
 	for name, content := range rootfsFiles {
 		if err := os.WriteFile(filepath.Join(tmp, name), []byte(content), 0o644); err != nil {
