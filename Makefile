@@ -37,19 +37,26 @@ deps:
 	fi
 
 # build: one static binary per program in bin/. A lesson's main package is
-# bin/<lesson>; a helper program in a subfolder is bin/<lesson>-<folder>.
-build: deps
+# bin/<lesson>; a helper program in a subfolder is bin/<lesson>-<folder>;
+# a module's cmd/NAME is bin/NAME (final/cmd/skiff is bin/skiff). skiff
+# learns where the busybox rootfs is, to import it as the image "busybox".
+build: deps rootfs
 	@mkdir -p bin
 	@for m in $(MODULES); do \
-		for pkg in $$($(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./$$m/...); do \
-			name=$$m; [ "$$pkg" = "$$m" ] || name=$$m-$${pkg##*/}; \
-			$(GO) build -trimpath -o bin/$$name ./$$pkg || exit 1; \
+		for dir in $$($(GO) list -f '{{if eq .Name "main"}}{{.Dir}}{{end}}' ./$$m/...); do \
+			rel=$${dir#$(CURDIR)/}; \
+			case $$rel in */cmd/*) name=$${rel##*/};; $$m) name=$$m;; *) name=$$m-$${rel##*/};; esac; \
+			$(GO) build -trimpath -ldflags "-X skiff/internal/cli.DefaultBusybox=$(ROOTFS)" -o bin/$$name ./$$rel || exit 1; \
 		done; \
 	done
 	@echo "make: built $$(ls bin | tr '\n' ' ')"
 
+bin/vm: $(wildcard vm/*.go vm/guest/*) vm/go.mod
+	@mkdir -p bin
+	$(GO) build -trimpath -o bin/vm ./vm
+
 rootfs: $(ROOTFS)/bin/busybox
-$(ROOTFS)/bin/busybox: | build
+$(ROOTFS)/bin/busybox: | bin/vm
 	@bin/vm --cache $(CACHE) rootfs $(ROOTFS)
 
 # lesson-NN runs lesson NN's demo in the VM (HOST=1: on this host, as root).

@@ -349,7 +349,7 @@ func mountVolume(rootfs string, v volume) error {
 		// makes it read-only afterwards, with AT_RECURSIVE also every mount
 		// below it, and keeps its other flags (nosuid, nodev...) as they are.
 		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-		if err := unix.MountSetattr(-1, target, unix.AT_RECURSIVE, attr); err != nil {
+		if err := unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE, attr); err != nil {
 			return fmt.Errorf("mount_setattr %s: %w", target, err)
 		}
 	}

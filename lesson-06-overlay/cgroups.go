@@ -33,6 +33,7 @@ const (
 	cgroupRoot   = "/sys/fs/cgroup"
 	cgroupParent = "containers-from-scratch" // holds one cgroup per container
 	cpuPeriod    = 100000                    // µs: CFS hands out the quota per 100 ms period
+	minPids      = 10
 )
 
 // v1Controllers are the v1 hierarchies the container gets a folder in.
@@ -62,8 +63,10 @@ func parseLimits(memory string, cpus float64, pids int64) (limits, error) {
 		return l, fmt.Errorf("--cpus %g: this machine has %d CPUs", cpus, n)
 	}
 	l.cpus = cpus
-	if pids < 0 {
-		return l, fmt.Errorf("--pids %d: want a positive number", pids)
+	if pids < 0 || (pids > 0 && pids < minPids) {
+		// The child joins the cgroup while it is still a Go program, whose
+		// runtime may start a thread at any moment until it execs COMMAND.
+		return l, fmt.Errorf("--pids %d: want at least %d, for the runtime's own threads until COMMAND starts", pids, minPids)
 	}
 	l.pids = pids
 	return l, nil
@@ -150,20 +153,20 @@ type cgroupDir struct{ controller, path string } // controller is "" on v2
 func newCgroup(id string, l limits, verbose bool) (*cgroup, error) {
 	cg := &cgroup{version: cgroupVersion(), verbose: verbose}
 	if cg.version == 2 {
-		if err := enableControllers(); err != nil {
-			return nil, err
-		}
 		cg.dirs = []cgroupDir{{"", filepath.Join(cgroupRoot, cgroupParent, id)}}
 	} else {
 		for _, c := range v1Controllers {
+			if err := checkV1Hierarchy(c); err != nil {
+				return nil, err
+			}
 			cg.dirs = append(cg.dirs, cgroupDir{c, filepath.Join(cgroupRoot, c, cgroupParent, id)})
 		}
 	}
 	for _, dir := range cg.dirs {
 		cg.logf("mkdir %s", dir.path)
-		if err := os.MkdirAll(dir.path, 0o755); err != nil {
+		if err := makeCgroupDir(cg.version, dir.path); err != nil {
 			cg.remove()
-			return nil, fmt.Errorf("mkdir %s: %w (is the cgroup controller mounted?)", dir.path, err)
+			return nil, err
 		}
 	}
 	for _, f := range limitFiles(cg.version, l) {
@@ -179,6 +182,40 @@ func newCgroup(id string, l limits, verbose bool) (*cgroup, error) {
 	return cg, nil
 }
 
+// checkV1Hierarchy makes sure a v1 controller's hierarchy is mounted:
+// otherwise /sys/fs/cgroup/CONTROLLER would be a plain folder of a tmpfs,
+// and the limits plain files that limit nothing.
+func checkV1Hierarchy(controller string) error {
+	var fs unix.Statfs_t
+	dir := filepath.Join(cgroupRoot, controller)
+	if err := unix.Statfs(dir, &fs); err != nil || fs.Type != unix.CGROUP_SUPER_MAGIC {
+		return fmt.Errorf("cgroup v1: no %s hierarchy is mounted at %s", controller, dir)
+	}
+	return nil
+}
+
+// makeCgroupDir creates a container's cgroup folder. On v2 the parent
+// must hand its controllers down first; another runtime may remove the
+// parent at any moment (when its own container was the last), so try again
+// if it vanished in between.
+func makeCgroupDir(version int, dir string) error {
+	for try := 0; ; try++ {
+		var err error
+		if version == 2 {
+			err = enableControllers()
+		}
+		if err == nil {
+			err = os.Mkdir(dir, 0o755)
+			if version == 1 && errors.Is(err, os.ErrNotExist) {
+				err = os.MkdirAll(dir, 0o755) // v1 parents need no set-up
+			}
+		}
+		if err == nil || !errors.Is(err, os.ErrNotExist) || try == 3 {
+			return err
+		}
+	}
+}
+
 // enableControllers turns on the memory, cpu and pids controllers for the
 // cgroups below the parent. v2's "no internal processes" rule: a cgroup
 // that hands controllers to its children must itself hold no process, so
@@ -189,8 +226,12 @@ func enableControllers() error {
 		return fmt.Errorf("mkdir %s: %w", parent, err)
 	}
 	control := filepath.Join(parent, "cgroup.subtree_control")
-	if err := os.WriteFile(control, []byte("+memory +cpu +pids"), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w (are memory, cpu and pids in %s/cgroup.subtree_control?)", control, err, cgroupRoot)
+	err := os.WriteFile(control, []byte("+memory +cpu +pids"), 0o644)
+	switch {
+	case errors.Is(err, unix.EBUSY):
+		return fmt.Errorf("%w: %s holds processes itself (the no-internal-process rule)", err, parent)
+	case err != nil:
+		return fmt.Errorf("%w (are memory, cpu and pids in %s/cgroup.subtree_control?)", err, cgroupRoot)
 	}
 	return nil
 }
@@ -252,14 +293,14 @@ func (cg *cgroup) reportOOM() {
 // 1, but may take a moment to be gone.
 func (cg *cgroup) remove() {
 	for _, dir := range cg.dirs {
-		for try := 0; try < 100; try++ {
-			err := unix.Rmdir(dir.path)
-			if err == nil || errors.Is(err, unix.ENOENT) || !errors.Is(err, unix.EBUSY) {
-				break
-			}
+		err := unix.Rmdir(dir.path)
+		for try := 0; errors.Is(err, unix.EBUSY) && try < 100; try++ {
 			time.Sleep(10 * time.Millisecond)
+			err = unix.Rmdir(dir.path)
 		}
-		cg.logf("rmdir %s", dir.path)
+		if err == nil {
+			cg.logf("rmdir %s", dir.path)
+		}
 		unix.Rmdir(filepath.Dir(dir.path)) // the parent too, unless other containers are in it
 	}
 }

@@ -250,6 +250,7 @@ func parseVolume(spec string) (volume, error) {
 // container's cgroup, so that nothing it does, and nothing the command
 // does, escapes the limits.
 func startContainer(childArgs []string, id string, limits limits, verbose bool) error {
+	signals := catchSignals()
 	cg, err := newCgroup(id, limits, verbose)
 	if err != nil {
 		return err
@@ -259,7 +260,6 @@ func startContainer(childArgs []string, id string, limits limits, verbose bool) 
 	if err != nil {
 		return err
 	}
-	signals := catchSignals()
 	c := exec.Command("/proc/self/exe", childArgs...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	c.ExtraFiles = []*os.File{ready} // fd 3 in the child
@@ -415,7 +415,7 @@ func mountVolume(rootfs string, v volume) error {
 		// makes it read-only afterwards, with AT_RECURSIVE also every mount
 		// below it, and keeps its other flags (nosuid, nodev...) as they are.
 		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-		if err := unix.MountSetattr(-1, target, unix.AT_RECURSIVE, attr); err != nil {
+		if err := unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE, attr); err != nil {
 			return fmt.Errorf("mount_setattr %s: %w", target, err)
 		}
 	}

@@ -593,15 +593,15 @@ func TestCgroupMemoryLimitOOMKills(t *testing.T) {
 	assertNoCgroupsLeft(t)
 }
 
-// TestCgroupPidsLimitStopsAForkBomb: ten background sleeps, five allowed.
+// TestCgroupPidsLimitStopsAForkBomb: fifteen background sleeps, ten allowed.
 func TestCgroupPidsLimitStopsAForkBomb(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	// A shell that cannot fork gives up, so the bomb runs in a subshell.
-	runtime, pid := startLesson(t, "sleep", "run", "--pids", "5", rootfs, "sh", "-c",
-		"(for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done) 2>/dev/null; exec sleep 30")
+	runtime, pid := startLesson(t, "sleep", "run", "--pids", "10", rootfs, "sh", "-c",
+		"(for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do sleep 30 & done) 2>/dev/null; exec sleep 30")
 	dirs := cgroupDirs(t, pid)
-	if n, _ := strconv.Atoi(strings.TrimSpace(cgroupFile(t, dirs, "pids.current", "pids", "pids.current"))); n < 4 || n > 5 {
-		t.Errorf("pids.current = %d, want 4 or 5 (the limit, less the subshell that gave up)", n)
+	if n, _ := strconv.Atoi(strings.TrimSpace(cgroupFile(t, dirs, "pids.current", "pids", "pids.current"))); n < 9 || n > 10 {
+		t.Errorf("pids.current = %d, want 9 or 10 (the limit, less the subshell that gave up)", n)
 	}
 	if n := statField(t, cgroupFile(t, dirs, "pids.events", "pids", "pids.events"), "max"); n == 0 {
 		t.Error("pids.events max = 0: no fork was refused")
@@ -639,7 +639,7 @@ func TestCgroupBadLimits(t *testing.T) {
 	for _, args := range [][]string{
 		{"--memory", "lots"}, {"--memory", "0"}, {"--memory", "-5M"}, {"--memory", "12Q"},
 		{"--cpus", "-1"}, {"--cpus", "999"}, {"--cpus", "0.001"}, {"--cpus", "half"},
-		{"--pids", "-1"}, {"--pids", "many"},
+		{"--pids", "-1"}, {"--pids", "many"}, {"--pids", "3"},
 	} {
 		_, errOut, status := runLesson(t, append(append([]string{"run"}, args...), rootfs, "true")...)
 		if status != 125 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
@@ -676,8 +676,8 @@ func TestCgroupVersionIsShown(t *testing.T) {
 		t.Fatalf("run --help does not say %q:\n%s", want, out)
 	}
 	rootfs, _ := newRootfs(t)
-	_, errOut, _ := runLesson(t, "run", "--verbose", "--pids", "9", rootfs, "true")
-	if !strings.Contains(errOut, want+": echo 9 > ") {
+	_, errOut, _ := runLesson(t, "run", "--verbose", "--pids", "12", rootfs, "true")
+	if !strings.Contains(errOut, want+": echo 12 > ") {
 		t.Fatalf("--verbose does not show the files written:\n%s", errOut)
 	}
 }

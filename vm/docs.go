@@ -86,9 +86,10 @@ func transcriptCommands(text string, isDemo bool) []string {
 	return cmds
 }
 
-// writeDocs regenerates every chapter in root/docs.
-func writeDocs(root string, transcript transcriptFunc) error {
-	chapters, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+// writeDocs regenerates the chapters in root/docs whose file names match
+// pattern ("*.md" for all).
+func writeDocs(root, pattern string, transcript transcriptFunc) error {
+	chapters, _ := filepath.Glob(filepath.Join(root, "docs", pattern))
 	for _, file := range chapters {
 		doc, err := os.ReadFile(file)
 		if err != nil {

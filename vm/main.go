@@ -45,6 +45,7 @@ func main() {
 				ArgsUsage: "REPO",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "transcripts", Usage: "also run every demo in the VM for its transcript"},
+					&cli.StringFlag{Name: "chapter", Value: "*.md", Usage: "only the chapters whose file names match this `GLOB`"},
 				},
 				Action: docsAction,
 			},
@@ -108,7 +109,7 @@ func docsAction(ctx context.Context, cmd *cli.Command) error {
 	if cmd.Bool("transcripts") {
 		transcript = vmTranscript(cache{cmd.String("cache")}, root)
 	}
-	return writeDocs(root, transcript)
+	return writeDocs(root, cmd.String("chapter"), transcript)
 }
 
 func runAction(ctx context.Context, cmd *cli.Command) error {

@@ -13,7 +13,7 @@ import (
 // as modules: overlay (lesson 06), veth and bridge (lesson 07), nftables
 // NAT and masquerade (lesson 07 and skiff).
 var wantedModules = []string{
-	"overlay", "veth", "bridge", "nf_tables", "nft_chain_nat", "nft_nat", "nft_masq", "nft_ct",
+	"overlay", "veth", "bridge", "nf_tables", "nft_chain_nat", "nft_nat", "nft_masq", "nft_ct", "nft_fib_ipv4",
 }
 
 // softdepAliases picks the implementation for a module's "softdep: pre:"

@@ -1,0 +1,33 @@
+// Package caps limits what root inside a container may do.
+package caps
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// keptCapabilities are Docker's default capabilities. Root in the
+// container keeps these; every other one (CAP_SYS_ADMIN to mount,
+// CAP_SYS_TIME to set the host's clock, CAP_SYS_MODULE...) is dropped from
+// the bounding set, so the command cannot have it after exec.
+var keptCapabilities = map[uintptr]bool{
+	unix.CAP_CHOWN: true, unix.CAP_DAC_OVERRIDE: true, unix.CAP_FSETID: true, unix.CAP_FOWNER: true,
+	unix.CAP_MKNOD: true, unix.CAP_NET_RAW: true, unix.CAP_SETGID: true, unix.CAP_SETUID: true,
+	unix.CAP_SETFCAP: true, unix.CAP_SETPCAP: true, unix.CAP_NET_BIND_SERVICE: true,
+	unix.CAP_SYS_CHROOT: true, unix.CAP_KILL: true, unix.CAP_AUDIT_WRITE: true,
+}
+
+// Drop removes every capability but Docker's defaults from the bounding set
+// of the calling thread; processes it execs or forks inherit the set.
+func Drop() error {
+	for c := uintptr(0); c <= unix.CAP_LAST_CAP; c++ {
+		if keptCapabilities[c] {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("prctl PR_CAPBSET_DROP %d: %w", c, err)
+		}
+	}
+	return nil
+}

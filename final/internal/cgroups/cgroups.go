@@ -1,0 +1,185 @@
+// Package cgroups puts a container's processes in a cgroup of their own,
+// limits them and reads their usage. cgroup v2 (one unified tree) and v1
+// (one tree per controller) sit behind one small interface; lesson 05
+// explains both.
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Root is where the cgroup filesystems are mounted.
+const Root = "/sys/fs/cgroup"
+
+// MinPids is the smallest pids limit a container can have: the runtime's
+// own init is a Go program until it execs the command, and its threads
+// count against the limit.
+const MinPids = 10
+
+// Resources are a container's limits; zero means no limit.
+type Resources struct {
+	Memory int64   `json:"memory,omitempty"` // bytes
+	CPUs   float64 `json:"cpus,omitempty"`   // CPUs' worth of time per period
+	Pids   int64   `json:"pids,omitempty"`   // processes and threads
+}
+
+// Stats is a container's usage, read from its cgroup.
+type Stats struct {
+	MemoryUsage uint64 `json:"memoryUsage"`
+	MemoryLimit uint64 `json:"memoryLimit"` // 0: none
+	CPUUsec     uint64 `json:"cpuUsec"`     // CPU time used, µs
+	Pids        uint64 `json:"pids"`
+	PidsLimit   uint64 `json:"pidsLimit"` // 0: none
+	OOMKills    uint64 `json:"oomKills"`
+}
+
+// Manager is one container's cgroup.
+type Manager interface {
+	Version() int
+	Paths() []string
+	Set(Resources) error
+	Join(pid int) error
+	Procs() ([]int, error)
+	Stats() (Stats, error)
+	// Destroy kills any process left in the cgroup and removes it.
+	Destroy() error
+}
+
+// Version tells the host's layout: 2 when /sys/fs/cgroup is the unified
+// hierarchy, else 1 (the legacy and the hybrid layouts).
+func Version() int {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(Root, &fs); err == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
+		return 2
+	}
+	return 1
+}
+
+// Open returns the manager of the cgroup parent/id, whether or not it
+// exists: enough to read or destroy it from another process.
+func Open(parent, id string) Manager {
+	if Version() == 2 {
+		return &v2{dir: filepath.Join(Root, parent, id)}
+	}
+	m := &v1{}
+	for _, c := range v1Controllers {
+		m.dirs = append(m.dirs, v1Dir{c, filepath.Join(Root, c, parent, id)})
+	}
+	return m
+}
+
+// New creates the cgroup parent/id.
+func New(parent, id string) (Manager, error) {
+	m := Open(parent, id)
+	var err error
+	switch m := m.(type) {
+	case *v2:
+		err = m.create()
+	case *v1:
+		err = m.create()
+	}
+	if err != nil {
+		m.Destroy()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Validate checks limits before anything is created.
+func (r Resources) Validate(numCPU int) error {
+	if r.Memory < 0 {
+		return fmt.Errorf("memory limit %d: want a positive size", r.Memory)
+	}
+	if r.CPUs < 0 || (r.CPUs > 0 && r.CPUs*cpuPeriod < 1000) {
+		return fmt.Errorf("--cpus %g: want at least 0.01", r.CPUs)
+	}
+	if r.CPUs > float64(numCPU) {
+		return fmt.Errorf("--cpus %g: this machine has %d CPUs", r.CPUs, numCPU)
+	}
+	if r.Pids < 0 || (r.Pids > 0 && r.Pids < MinPids) {
+		return fmt.Errorf("--pids-limit %d: want at least %d, for the runtime's own threads until the command starts", r.Pids, MinPids)
+	}
+	return nil
+}
+
+const cpuPeriod = 100000 // µs
+
+func cpuQuota(cpus float64) string { return strconv.Itoa(int(cpus*cpuPeriod + 0.5)) }
+
+func writeFile(dir, name, value string) error {
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(value), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// readUint reads a file holding one number, or "max".
+func readUint(dir, name string) uint64 {
+	data, _ := os.ReadFile(filepath.Join(dir, name))
+	n, _ := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+	return n
+}
+
+// readKey reads "key value" lines, as in memory.events and cpu.stat.
+func readKey(dir, name, key string) uint64 {
+	data, _ := os.ReadFile(filepath.Join(dir, name))
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, key+" "); ok {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func readProcs(dir string) ([]int, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// removeDir removes a cgroup folder; the kernel refuses (EBUSY) while a
+// process, even a dying one, is still in it.
+func removeDir(dir string) error {
+	err := unix.Rmdir(dir)
+	for try := 0; errors.Is(err, unix.EBUSY) && try < 200; try++ {
+		time.Sleep(10 * time.Millisecond)
+		err = unix.Rmdir(dir)
+	}
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("rmdir %s: %w", dir, err)
+	}
+	unix.Rmdir(filepath.Dir(dir)) // the parent too, once the last container is gone
+	return nil
+}
+
+// killAll sends SIGKILL to every process listed in dir until none is left.
+func killAll(dir string) {
+	for try := 0; try < 100; try++ {
+		pids, err := readProcs(dir)
+		if err != nil || len(pids) == 0 {
+			return
+		}
+		for _, pid := range pids {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,91 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// v2 is a cgroup in the unified hierarchy: one folder, every controller.
+type v2 struct{ dir string }
+
+func (m *v2) Version() int     { return 2 }
+func (m *v2) Paths() []string  { return []string{m.dir} }
+func (m *v2) Procs() ([]int, error) { return readProcs(m.dir) }
+
+// create hands the controllers down from the parent, then makes the
+// container's folder. Another runtime may remove the (empty) parent at any
+// moment, so try again if it vanished in between.
+func (m *v2) create() error {
+	parent := filepath.Dir(m.dir)
+	for try := 0; ; try++ {
+		err := os.MkdirAll(parent, 0o755)
+		if err == nil {
+			err = writeFile(parent, "cgroup.subtree_control", "+memory +cpu +pids")
+		}
+		if err == nil {
+			err = os.Mkdir(m.dir, 0o755)
+		}
+		if err == nil || !errors.Is(err, os.ErrNotExist) || try == 3 {
+			if errors.Is(err, unix.EBUSY) {
+				return fmt.Errorf("%w: %s holds processes itself (the no-internal-process rule)", err, parent)
+			}
+			return err
+		}
+	}
+}
+
+func (m *v2) Set(r Resources) error {
+	if r.Memory > 0 {
+		if err := writeFile(m.dir, "memory.max", strconv.FormatInt(r.Memory, 10)); err != nil {
+			return err
+		}
+		// OOM at the limit rather than swap past it; no file, no swap accounting.
+		if err := writeFile(m.dir, "memory.swap.max", "0"); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if r.CPUs > 0 {
+		if err := writeFile(m.dir, "cpu.max", cpuQuota(r.CPUs)+" "+strconv.Itoa(cpuPeriod)); err != nil {
+			return err
+		}
+	}
+	if r.Pids > 0 {
+		return writeFile(m.dir, "pids.max", strconv.FormatInt(r.Pids, 10))
+	}
+	return nil
+}
+
+func (m *v2) Join(pid int) error {
+	return writeFile(m.dir, "cgroup.procs", strconv.Itoa(pid))
+}
+
+func (m *v2) Stats() (Stats, error) {
+	if _, err := os.Stat(m.dir); err != nil {
+		return Stats{}, err
+	}
+	return Stats{
+		MemoryUsage: readUint(m.dir, "memory.current"),
+		MemoryLimit: readUint(m.dir, "memory.max"),
+		CPUUsec:     readKey(m.dir, "cpu.stat", "usage_usec"),
+		Pids:        readUint(m.dir, "pids.current"),
+		PidsLimit:   readUint(m.dir, "pids.max"),
+		OOMKills:    readKey(m.dir, "memory.events", "oom_kill"),
+	}, nil
+}
+
+// Destroy kills what is left (cgroup.kill, Linux 5.14, in one write) and
+// removes the folder.
+func (m *v2) Destroy() error {
+	if _, err := os.Stat(m.dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if writeFile(m.dir, "cgroup.kill", "1") != nil {
+		killAll(m.dir)
+	}
+	return removeDir(m.dir)
+}

@@ -1,0 +1,138 @@
+// Package cli is skiff's command line: a thin layer that turns flags into
+// calls to the container, image and network packages, and their results
+// into Docker-like output and exit statuses.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v3"
+
+	"skiff/internal/container"
+	"skiff/internal/image"
+	"skiff/internal/initproc"
+	"skiff/internal/network"
+)
+
+// DefaultBusybox is a busybox root filesystem (`make rootfs`), imported as
+// the image "busybox" on first use so that skiff works offline. The
+// Makefile sets it at build time.
+var DefaultBusybox = ""
+
+// Main runs skiff with the arguments of the process and returns its exit
+// status.
+func Main(args []string) int {
+	err := App().Run(context.Background(), args)
+	if err == nil {
+		return 0
+	}
+	var status *container.StatusError
+	if errors.As(err, &status) {
+		if status.Msg != "" {
+			fmt.Fprintln(os.Stderr, "skiff:", status.Msg)
+		}
+		return status.Code
+	}
+	fmt.Fprintln(os.Stderr, "skiff:", err)
+	return container.ExitRuntime
+}
+
+// App is the command tree; the reference page in docs/ is generated from it.
+func App() *cli.Command {
+	return &cli.Command{
+		Name:                  "skiff",
+		Usage:                 "a small container runtime, built in the lessons of containers from scratch",
+		EnableShellCompletion: false,
+		OnUsageError:          usageError,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: "/run/skiff", Usage: "`DIR` for the state of containers"},
+			&cli.StringFlag{Name: "data-root", Value: "/var/lib/skiff", Usage: "`DIR` for images and networks"},
+		},
+		Action: unknownCommand,
+		Commands: []*cli.Command{
+			runCommand(), execCommand(),
+			psCommand(), logsCommand(), stopCommand(), killCommand(), rmCommand(), inspectCommand(), statsCommand(),
+			importCommand(), pullCommand(), imagesCommand(), rmiCommand(), commitCommand(),
+			networkCommand(), systemCommand(),
+			{Name: "init", Hidden: true, Action: func(ctx context.Context, cmd *cli.Command) error {
+				initproc.Main(cmd.Args().First())
+				return nil
+			}},
+			monitorCommand(), referenceCommand(),
+		},
+	}
+}
+
+func unknownCommand(ctx context.Context, cmd *cli.Command) error {
+	if cmd.Args().Present() {
+		return fmt.Errorf("unknown command %q (see skiff --help)", cmd.Args().First())
+	}
+	return cli.ShowAppHelp(cmd)
+}
+
+// usageError reports a bad flag in one line, without the help text.
+func usageError(ctx context.Context, cmd *cli.Command, err error, isSubcommand bool) error {
+	return fmt.Errorf("%w (see skiff %s --help)", err, cmd.Name)
+}
+
+// env is what every command works with.
+type env struct {
+	containers *container.Store
+	networks   *network.Store
+	images     *image.Store
+	runtime    *container.Runtime
+	global     []string // the global flags, for re-executing skiff
+}
+
+func newEnv(cmd *cli.Command) (*env, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("must run as root: containers need namespaces, cgroups and mounts")
+	}
+	root, dataRoot := cmd.Root().String("root"), cmd.Root().String("data-root")
+	for _, dir := range []*string{&root, &dataRoot} {
+		abs, err := filepath.Abs(*dir)
+		if err != nil {
+			return nil, err
+		}
+		*dir = abs
+	}
+	images, err := image.Open(filepath.Join(dataRoot, "images"))
+	if err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	e := &env{
+		containers: &container.Store{Root: root},
+		networks:   &network.Store{Root: filepath.Join(dataRoot, "networks")},
+		images:     images,
+		global:     []string{"--root", root, "--data-root", dataRoot},
+	}
+	e.runtime = &container.Runtime{Store: e.containers, Networks: e.networks, Exe: exe, ExeArgs: e.global}
+	return e, nil
+}
+
+// needArgs checks the number of positional arguments.
+func needArgs(cmd *cli.Command, min int, usage string) error {
+	if cmd.Args().Len() < min {
+		return fmt.Errorf("usage: skiff %s %s", cmd.Name, usage)
+	}
+	return nil
+}
+
+// command wraps an action that needs the environment.
+func command(action func(ctx context.Context, cmd *cli.Command, e *env) error) cli.ActionFunc {
+	return func(ctx context.Context, cmd *cli.Command) error {
+		e, err := newEnv(cmd)
+		if err != nil {
+			return err
+		}
+		return action(ctx, cmd, e)
+	}
+}

@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v3"
+
+	"skiff/internal/container"
+)
+
+func importCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "import",
+		Usage:     "make an image of a root filesystem: a tar (docker export, plain or gzip) or a folder",
+		ArgsUsage: "TARBALL|DIR NAME",
+		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			if err := needArgs(cmd, 2, "TARBALL|DIR NAME"); err != nil {
+				return err
+			}
+			src, name := cmd.Args().Get(0), cmd.Args().Get(1)
+			info, err := os.Stat(src)
+			if err != nil {
+				return err
+			}
+			if info.IsDir() {
+				i, err := e.images.ImportDir(src, name)
+				if err != nil {
+					return err
+				}
+				fmt.Println(i.ID)
+				return nil
+			}
+			f, err := os.Open(src)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			i, err := e.images.ImportTar(f, name)
+			if err != nil {
+				return err
+			}
+			fmt.Println(i.ID)
+			return nil
+		}),
+	}
+}
+
+func pullCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "pull",
+		Usage:     "download an image from an OCI or Docker registry",
+		ArgsUsage: "REF",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress"}},
+		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			if err := needArgs(cmd, 1, "REF"); err != nil {
+				return err
+			}
+			var progress io.Writer = os.Stderr
+			if cmd.Bool("quiet") {
+				progress = nil
+			}
+			img, err := e.images.Pull(ctx, cmd.Args().First(), progress)
+			if err != nil {
+				return err
+			}
+			fmt.Println(img.Name)
+			return nil
+		}),
+	}
+}
+
+func imagesCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "images",
+		Usage: "list images",
+		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			all, err := e.images.List()
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
+			fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tLAYERS\tSIZE")
+			for _, img := range all {
+				i := strings.LastIndex(img.Name, ":")
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%d\t%s\n", img.Name[:i], img.Name[i+1:], img.ID[:12],
+					since(img.Created), len(img.Layers), humanSize(img.Size))
+			}
+			return w.Flush()
+		}),
+	}
+}
+
+func rmiCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "rmi",
+		Usage:     "remove images; their layers go when nothing else uses them",
+		ArgsUsage: "IMAGE...",
+		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			if err := needArgs(cmd, 1, "IMAGE..."); err != nil {
+				return err
+			}
+			containers, err := e.containers.List()
+			if err != nil {
+				return err
+			}
+			inUse := func(layer string) bool {
+				for _, c := range containers {
+					for _, dir := range c.Config.Layers {
+						if filepath.Base(dir) == layer {
+							return true
+						}
+					}
+				}
+				return false
+			}
+			for _, name := range cmd.Args().Slice() {
+				for _, c := range containers {
+					if img, err := e.images.Get(name); err == nil && c.Config.Image == img.Name {
+						return fmt.Errorf("image %s is used by container %s: remove it first", name, c.Config.Name)
+					}
+				}
+				if err := e.images.Remove(name, inUse); err != nil {
+					return err
+				}
+				fmt.Println("Deleted:", name)
+			}
+			return nil
+		}),
+	}
+}
+
+func commitCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "commit",
+		Usage:     "make a new image of a container's changes: its upper layer on top of its image",
+		ArgsUsage: "CONTAINER IMAGE",
+		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			if err := needArgs(cmd, 2, "CONTAINER IMAGE"); err != nil {
+				return err
+			}
+			c, err := e.containers.Get(cmd.Args().Get(0))
+			if err != nil {
+				return err
+			}
+			base, err := e.images.Get(c.Config.Image)
+			if err != nil {
+				return fmt.Errorf("container %s was run from the folder %s, not from an image: import it first", c.Config.Name, c.Config.Image)
+			}
+			img, err := e.images.Commit(c.Path("upper"), base, cmd.Args().Get(1), container.InitLayerFiles)
+			if err != nil {
+				return err
+			}
+			fmt.Println(img.ID)
+			return nil
+		}),
+	}
+}

@@ -1,0 +1,465 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
+
+	"skiff/internal/cgroups"
+	"skiff/internal/container"
+	"skiff/internal/image"
+	"skiff/internal/network"
+	"skiff/internal/terminal"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "create and start a container",
+		ArgsUsage: "IMAGE|ROOTFS [COMMAND [ARG...]]",
+		// Flags end at the image: "-c" in "run busybox sh -c ..." is sh's.
+		StopOnNthArg: new(1),
+		OnUsageError: usageError,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open and connected"},
+			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the container a terminal"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the container ID"},
+			&cli.StringFlag{Name: "name", Usage: "name the container"},
+			&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits"},
+			&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "the container's hostname (default: the start of its ID)"},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `KEY=VALUE` in the environment (KEY alone: the host's value)"},
+			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "the command's working `DIR` inside"},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `UID[:GID]`"},
+			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind-mount `HOST:CTR[:ro]` (repeatable)"},
+			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish TCP port `HOST:CTR` (repeatable)"},
+			&cli.StringFlag{Name: "network", Value: "bridge", Usage: "bridge, none, host, container:NAME, or a network's name"},
+			&cli.StringFlag{Name: "ipc", Usage: "container:NAME to share that container's IPC namespace"},
+			&cli.StringFlag{Name: "pid", Usage: "container:NAME to share that container's PID namespace"},
+			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit, e.g. 64m or 1g"},
+			&cli.FloatFlag{Name: "cpus", Usage: "CPU limit in CPUs, e.g. 0.5"},
+			&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
+			&cli.BoolFlag{Name: "read-only", Usage: "mount the container's root read-only"},
+			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as PID 1 that forwards signals and reaps orphans"},
+		},
+		Action: command(runAction),
+	}
+}
+
+func runAction(ctx context.Context, cmd *cli.Command, e *env) error {
+	if err := needArgs(cmd, 1, "[flags] IMAGE|ROOTFS [COMMAND [ARG...]]"); err != nil {
+		return err
+	}
+	cfg, err := e.configFromFlags(cmd)
+	if err != nil {
+		return err
+	}
+	c, err := e.containers.Create(cfg)
+	if err != nil {
+		return err
+	}
+	if cmd.Bool("detach") {
+		return e.startDetached(c)
+	}
+	return e.runForeground(c, cmd.Bool("interactive"))
+}
+
+// configFromFlags turns the flags into a container's configuration,
+// checking everything before anything is created.
+func (e *env) configFromFlags(cmd *cli.Command) (container.Config, error) {
+	cfg := container.Config{
+		Name:        cmd.String("name"),
+		Created:     time.Now(),
+		ReadOnly:    cmd.Bool("read-only"),
+		Init:        cmd.Bool("init"),
+		AutoRemove:  cmd.Bool("rm"),
+		Interactive: cmd.Bool("interactive"),
+	}
+	img, err := e.resolveImage(cmd.Args().First())
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Image, cfg.Layers = img.name, img.layers
+	if cfg.Process, err = processFromFlags(cmd, img.config); err != nil {
+		return cfg, err
+	}
+	if cfg.Hostname = cmd.String("hostname"); cfg.Hostname != "" && !validHostname.MatchString(cfg.Hostname) {
+		return cfg, fmt.Errorf("invalid hostname %q", cfg.Hostname)
+	}
+	for _, spec := range cmd.StringSlice("volume") {
+		m, err := parseVolume(spec)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Mounts = append(cfg.Mounts, m)
+	}
+	if cfg.Limits, err = limitsFromFlags(cmd); err != nil {
+		return cfg, err
+	}
+	if cfg.Network, err = e.networkFromFlags(cmd); err != nil {
+		return cfg, err
+	}
+	if cfg.IPC, err = e.sharedWith("ipc", cmd.String("ipc")); err != nil {
+		return cfg, err
+	}
+	if cfg.PID, err = e.sharedWith("pid", cmd.String("pid")); err != nil {
+		return cfg, err
+	}
+	if cfg.Process.Terminal && cmd.Bool("detach") && cfg.Interactive {
+		return cfg, errors.New("-d with -i: a detached container has no stdin to keep open (skiff has no attach)")
+	}
+	return cfg, nil
+}
+
+var validHostname = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})?)*$`)
+
+// resolved is the root filesystem a container runs from.
+type resolved struct {
+	name   string
+	layers []string
+	config image.Config
+}
+
+// resolveImage takes a folder (a path with a "/") as a one-layer image,
+// else an image of the store; "busybox" is imported on first use.
+func (e *env) resolveImage(ref string) (resolved, error) {
+	if strings.Contains(ref, "/") || ref == "." {
+		if info, err := os.Stat(ref); err == nil && info.IsDir() {
+			abs, _ := filepath.Abs(ref)
+			if strings.ContainsAny(abs, ":,") {
+				return resolved{}, fmt.Errorf("rootfs %s: overlay cannot take a path with ':' or ','", abs)
+			}
+			return resolved{name: abs, layers: []string{abs}}, nil
+		}
+	}
+	img, err := e.images.Get(ref)
+	if errors.Is(err, image.ErrNotFound) && (ref == "busybox" || ref == "busybox:latest") && DefaultBusybox != "" {
+		fmt.Fprintf(os.Stderr, "skiff: importing the busybox image from %s\n", DefaultBusybox)
+		img, err = e.images.ImportDir(DefaultBusybox, "busybox")
+	}
+	if errors.Is(err, image.ErrNotFound) {
+		return resolved{}, fmt.Errorf("unable to find image %q: skiff pull or skiff import it first", ref)
+	}
+	if err != nil {
+		return resolved{}, err
+	}
+	return resolved{name: img.Name, layers: e.images.LayerDirs(img), config: img.Config}, nil
+}
+
+// defaultPath is the PATH of a container whose image sets none.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+func processFromFlags(cmd *cli.Command, img image.Config) (specs.Process, error) {
+	p := specs.Process{
+		Args:     append(append([]string{}, img.Entrypoint...), img.Cmd...),
+		Cwd:      "/",
+		Terminal: cmd.Bool("tty"),
+	}
+	if cmd.Args().Len() > 1 {
+		p.Args = append(append([]string{}, img.Entrypoint...), cmd.Args().Slice()[1:]...)
+	}
+	if len(p.Args) == 0 {
+		return p, errors.New("no command given, and the image has none")
+	}
+	p.Env = mergeEnv([]string{defaultPath, "HOME=/root"}, img.Env)
+	if p.Terminal {
+		p.Env = mergeEnv(p.Env, []string{"TERM=xterm"})
+	}
+	for _, kv := range cmd.StringSlice("env") {
+		if kv == "" || strings.HasPrefix(kv, "=") {
+			return p, fmt.Errorf("invalid environment variable %q: want KEY=VALUE", kv)
+		}
+		if !strings.Contains(kv, "=") {
+			kv += "=" + os.Getenv(kv)
+		}
+		p.Env = mergeEnv(p.Env, []string{kv})
+	}
+	if img.WorkingDir != "" {
+		p.Cwd = img.WorkingDir
+	}
+	if w := cmd.String("workdir"); w != "" {
+		if !filepath.IsAbs(w) {
+			return p, fmt.Errorf("invalid working folder %q: want an absolute path", w)
+		}
+		p.Cwd = w
+	}
+	user := img.User
+	if cmd.IsSet("user") {
+		user = cmd.String("user")
+	}
+	var err error
+	p.User, err = parseUser(user)
+	return p, err
+}
+
+// mergeEnv sets each KEY=VALUE of add in env, replacing an earlier value.
+func mergeEnv(env, add []string) []string {
+	out := append([]string{}, env...)
+	for _, kv := range add {
+		key, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, old := range out {
+			if strings.HasPrefix(old, key+"=") {
+				out[i], replaced = kv, true
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// parseUser reads UID[:GID], numeric ("root" is 0).
+func parseUser(s string) (specs.User, error) {
+	if s == "" || s == "root" {
+		return specs.User{}, nil
+	}
+	uidText, gidText, hasGID := strings.Cut(s, ":")
+	uid, err := strconv.ParseUint(uidText, 10, 32)
+	gid := uid
+	if err == nil && hasGID {
+		gid, err = strconv.ParseUint(gidText, 10, 32)
+	}
+	if err != nil {
+		return specs.User{}, fmt.Errorf("invalid user %q: want UID[:GID], numbers", s)
+	}
+	return specs.User{UID: uint32(uid), GID: uint32(gid)}, nil
+}
+
+// parseVolume reads HOST:CTR[:ro|:rw]; the host path must exist.
+func parseVolume(spec string) (specs.Mount, error) {
+	parts := strings.Split(spec, ":")
+	if len(parts) < 2 || len(parts) > 3 || !filepath.IsAbs(parts[0]) || !filepath.IsAbs(parts[1]) {
+		return specs.Mount{}, fmt.Errorf("invalid volume %q: want HOST:CTR[:ro] with absolute paths", spec)
+	}
+	m := specs.Mount{Source: filepath.Clean(parts[0]), Destination: filepath.Clean(parts[1]), Type: "bind", Options: []string{"rbind"}}
+	if len(parts) == 3 {
+		if parts[2] != "ro" && parts[2] != "rw" {
+			return m, fmt.Errorf("invalid volume %q: mode %q is neither ro nor rw", spec, parts[2])
+		}
+		m.Options = append(m.Options, parts[2])
+	}
+	if m.Destination == "/" {
+		return m, fmt.Errorf("invalid volume %q: cannot mount over the container's root", spec)
+	}
+	if _, err := os.Stat(m.Source); err != nil {
+		return m, fmt.Errorf("invalid volume %q: %w", spec, err)
+	}
+	return m, nil
+}
+
+func limitsFromFlags(cmd *cli.Command) (cgroups.Resources, error) {
+	r := cgroups.Resources{CPUs: cmd.Float("cpus"), Pids: int64(cmd.Int("pids-limit"))}
+	if m := cmd.String("memory"); m != "" {
+		bytes, err := parseSize(m)
+		if err != nil {
+			return r, fmt.Errorf("invalid --memory %q: %w", m, err)
+		}
+		if bytes < 4<<20 {
+			return r, fmt.Errorf("invalid --memory %q: the minimum is 4m", m)
+		}
+		r.Memory = bytes
+	}
+	return r, r.Validate(runtime.NumCPU())
+}
+
+var sizePattern = regexp.MustCompile(`^(?i)(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$`)
+
+// parseSize reads sizes as Docker writes them: 512k, 64m, 1.5g, 1024.
+func parseSize(s string) (int64, error) {
+	m := sizePattern.FindStringSubmatch(s)
+	if m == nil {
+		return 0, errors.New("want a size such as 64m, 512k or 1g")
+	}
+	n, _ := strconv.ParseFloat(m[1], 64)
+	if m[2] != "" {
+		for range strings.Index("kmgt", strings.ToLower(m[2])) + 1 {
+			n *= 1024
+		}
+	}
+	if n < 1 || n > 1<<62 {
+		return 0, errors.New("want a size between 1 byte and 4 exabytes")
+	}
+	return int64(n), nil
+}
+
+func (e *env) networkFromFlags(cmd *cli.Command) (container.NetworkConfig, error) {
+	n := container.NetworkConfig{Mode: "bridge", Name: network.DefaultName}
+	switch mode := cmd.String("network"); {
+	case mode == "bridge" || mode == "":
+	case mode == "none" || mode == "host":
+		n.Mode, n.Name = mode, ""
+	case strings.HasPrefix(mode, "container:"):
+		id, err := e.sharedWith("network", mode)
+		if err != nil {
+			return n, err
+		}
+		n.Mode, n.Name, n.Join = "container", "", id
+	default:
+		if _, err := e.networks.Get(mode); err != nil {
+			return n, err
+		}
+		n.Name = mode
+	}
+	for _, spec := range cmd.StringSlice("publish") {
+		if n.Mode != "bridge" {
+			return n, fmt.Errorf("-p %s: publishing ports needs a bridge network, not --network %s", spec, cmd.String("network"))
+		}
+		p, err := container.ParsePort(spec)
+		if err != nil {
+			return n, err
+		}
+		n.Ports = append(n.Ports, p)
+	}
+	return n, nil
+}
+
+// sharedWith reads "container:NAME" and returns that container's ID.
+func (e *env) sharedWith(kind, value string) (string, error) {
+	if value == "" {
+		return "", nil
+	}
+	name, ok := strings.CutPrefix(value, "container:")
+	if !ok || name == "" {
+		return "", fmt.Errorf("invalid --%s %q: want container:NAME", kind, value)
+	}
+	c, err := e.containers.Get(name)
+	if err != nil {
+		return "", err
+	}
+	if !c.State.Alive() {
+		return "", fmt.Errorf("--%s %s: container %s is not running", kind, value, c.Config.Name)
+	}
+	return c.Config.ID, nil
+}
+
+// forwardedSignals are passed on to the container by a foreground run.
+var forwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
+
+// runForeground starts the container with this terminal, waits for it and
+// returns its exit status. This process is the container's monitor.
+func (e *env) runForeground(c *container.Container, interactive bool) error {
+	signals := make(chan os.Signal, 8)
+	signal.Notify(signals, forwardedSignals...)
+	stdio := container.IO{Stdout: os.Stdout, Stderr: os.Stderr}
+	if interactive {
+		stdio.Stdin = os.Stdin
+	}
+	p, err := e.runtime.Start(c, stdio)
+	if err != nil {
+		if c.Config.AutoRemove {
+			e.containers.Remove(c)
+		}
+		return err
+	}
+	go func() {
+		for sig := range signals {
+			c.Kill(sig.(unix.Signal))
+		}
+	}()
+	proxied := make(chan struct{})
+	if p.Master != nil {
+		go func() {
+			in := os.Stdin
+			if !interactive {
+				in = nil
+			}
+			terminal.Proxy(p.Master, in, os.Stdout)
+			close(proxied)
+		}()
+	} else {
+		close(proxied)
+	}
+	status := e.runtime.Wait(c, p)
+	select { // the rest of the container's output
+	case <-proxied:
+	case <-time.After(time.Second):
+	}
+	if status != 0 {
+		return &container.StatusError{Code: status}
+	}
+	return nil
+}
+
+// startDetached starts a monitor process, which starts the container and
+// stays with it, and prints the container's ID once it runs.
+func (e *env) startDetached(c *container.Container) error {
+	log, err := os.OpenFile(c.Path("log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	ready, readyChild, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	monitor := exec.Command(e.runtime.Exe, append(e.global, "monitor", c.Config.ID)...)
+	monitor.Stdout, monitor.Stderr = log, log
+	monitor.ExtraFiles = []*os.File{readyChild}
+	monitor.SysProcAttr = &unix.SysProcAttr{Setsid: true} // not killed with our session
+	err = monitor.Start()
+	readyChild.Close()
+	if err != nil {
+		e.containers.Remove(c)
+		return fmt.Errorf("start the monitor: %w", err)
+	}
+	monitor.Process.Release()
+	msg, _ := io.ReadAll(ready)
+	if string(msg) != "ok" {
+		code, text, _ := strings.Cut(string(msg), " ")
+		status, convErr := strconv.Atoi(code)
+		if convErr != nil {
+			status, text = container.ExitRuntime, "the monitor died before the container started: "+string(msg)
+		}
+		return &container.StatusError{Code: status, Msg: text}
+	}
+	fmt.Println(c.Config.ID)
+	return nil
+}
+
+func monitorCommand() *cli.Command {
+	return &cli.Command{Name: "monitor", Hidden: true, Action: command(monitorAction)}
+}
+
+// monitorAction is the monitor of a detached container: it starts the
+// container with its output going to the log, tells `skiff run -d` how it
+// went, then waits to record the exit status and clean up.
+func monitorAction(ctx context.Context, cmd *cli.Command, e *env) error {
+	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGPIPE)
+	ready := os.NewFile(3, "ready")
+	c, err := e.containers.Get(cmd.Args().First())
+	if err != nil {
+		fmt.Fprintf(ready, "%d %v", container.ExitRuntime, err)
+		return err
+	}
+	c.State.MonitorPid = os.Getpid()
+	p, err := e.runtime.Start(c, container.IO{Stdout: os.Stdout, Stderr: os.Stderr})
+	if err != nil {
+		fmt.Fprintf(ready, "%d %v", container.StatusOf(err), err)
+		if c.Config.AutoRemove {
+			e.containers.Remove(c)
+		}
+		return nil
+	}
+	ready.Write([]byte("ok"))
+	ready.Close()
+	if p.Master != nil {
+		go io.Copy(os.Stdout, p.Master)
+	}
+	e.runtime.Wait(c, p)
+	return nil
+}

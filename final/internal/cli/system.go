@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/urfave/cli/v3"
+
+	"skiff/internal/cgroups"
+	"skiff/internal/container"
+	"skiff/internal/network"
+)
+
+func systemCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "system",
+		Usage: "maintenance",
+		Commands: []*cli.Command{{
+			Name:  "prune",
+			Usage: "remove stopped and dead containers, and what runtimes killed with SIGKILL left behind",
+			Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+				return e.prune()
+			}),
+		}},
+	}
+}
+
+// prune removes every container that is not running, whatever state its
+// runtime left it in, then the leftovers no container owns any more:
+// address allocations, published ports, NAT tables and cgroups.
+func (e *env) prune() error {
+	all, err := e.containers.List()
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, c := range all {
+		if c.Status() == container.Running {
+			known[c.Config.ID] = true
+			continue
+		}
+		if err := e.runtime.Remove(c, true); err != nil {
+			return err
+		}
+		fmt.Println("removed", c.Config.Name)
+	}
+	nets, _ := e.networks.List()
+	for _, n := range nets {
+		for _, ep := range e.networks.Endpoints(n) {
+			if !known[ep.ID] {
+				e.networks.Detach(n, ep.ID, &network.Attachment{IP: ep.IP, HostVeth: "veth" + ep.ID[:8]})
+				fmt.Println("released", ep.IP)
+			}
+		}
+	}
+	if tables, err := network.NATTables(); err == nil {
+		for _, t := range tables {
+			if !knownPrefix(known, strings.TrimPrefix(t, "skiff-")) {
+				deleteTable(t)
+				fmt.Println("deleted nftables table", t)
+			}
+		}
+	}
+	for _, dir := range cgroupDirs() {
+		if id := filepath.Base(dir); !known[id] {
+			cgroups.Open(container.CgroupParent, id).Destroy()
+			fmt.Println("removed cgroup", id)
+		}
+	}
+	return nil
+}
+
+func knownPrefix(known map[string]bool, prefix string) bool {
+	for id := range known {
+		if strings.HasPrefix(id, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func deleteTable(name string) {
+	conn, err := nftables.New()
+	if err != nil {
+		return
+	}
+	conn.DelTable(&nftables.Table{Name: name, Family: nftables.TableFamilyIPv4})
+	conn.Flush()
+}
+
+// cgroupDirs lists the container cgroups, v2 and v1.
+func cgroupDirs() []string {
+	var dirs []string
+	for _, pattern := range []string{"skiff/*", "*/skiff/*"} {
+		m, _ := filepath.Glob(filepath.Join(cgroups.Root, pattern))
+		for _, d := range m {
+			if info, err := os.Stat(d); err == nil && info.IsDir() {
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	return dirs
+}

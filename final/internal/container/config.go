@@ -1,0 +1,119 @@
+package container
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"skiff/internal/cgroups"
+)
+
+// Config is what `skiff run` was asked for. The process, mounts and limits
+// use the OCI runtime spec's types, as runc's config.json does.
+type Config struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+
+	Image  string   `json:"image"`  // image name, or the rootfs folder it was run from
+	Layers []string `json:"layers"` // read-only layers, lowest first
+
+	Process  specs.Process     `json:"process"`
+	Hostname string            `json:"hostname"`
+	Mounts   []specs.Mount     `json:"mounts,omitempty"` // volumes
+	ReadOnly bool              `json:"readOnly,omitempty"`
+	Init     bool              `json:"init,omitempty"` // a reaper as PID 1
+	Limits   cgroups.Resources `json:"limits"`
+
+	Network NetworkConfig `json:"network"`
+	IPC     string        `json:"ipc,omitempty"` // "container:ID" to share its IPC namespace
+	PID     string        `json:"pid,omitempty"` // "container:ID" to share its PID namespace
+
+	AutoRemove  bool `json:"autoRemove,omitempty"` // --rm
+	Interactive bool `json:"interactive,omitempty"`
+}
+
+// NetworkConfig is the container's network.
+type NetworkConfig struct {
+	Mode  string `json:"mode"`            // bridge, none, host or container
+	Name  string `json:"name,omitempty"`  // the bridge network, "bridge" by default
+	Join  string `json:"join,omitempty"`  // the container ID, in container mode
+	Ports []Port `json:"ports,omitempty"` // -p HOST:CTR
+}
+
+// Port is one published TCP port.
+type Port struct {
+	Host      uint16 `json:"host"`
+	Container uint16 `json:"container"`
+}
+
+// ParsePort reads Docker's -p HOST_PORT:CTR_PORT[/tcp].
+func ParsePort(spec string) (Port, error) {
+	host, ctr, ok := strings.Cut(strings.TrimSuffix(spec, "/tcp"), ":")
+	h, err1 := strconv.ParseUint(host, 10, 16)
+	c, err2 := strconv.ParseUint(ctr, 10, 16)
+	if !ok || err1 != nil || err2 != nil || h == 0 || c == 0 {
+		return Port{}, fmt.Errorf("invalid port %q: want HOST_PORT:CTR_PORT with ports from 1 to 65535 (TCP)", spec)
+	}
+	return Port{uint16(h), uint16(c)}, nil
+}
+
+// Statuses, as docker ps shows them.
+const (
+	Created = "created"
+	Running = "running"
+	Exited  = "exited"
+)
+
+// State is what happened to the container so far.
+type State struct {
+	Status     string    `json:"status"`
+	Pid        int       `json:"pid,omitempty"`      // host PID of the container's first process
+	PidStart   uint64    `json:"pidStart,omitempty"` // its start time, to tell a reused PID
+	MonitorPid int       `json:"monitorPid,omitempty"`
+	ExitCode   int       `json:"exitCode"`
+	OOMKilled  bool      `json:"oomKilled,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	StartedAt  time.Time `json:"startedAt,omitempty"`
+	FinishedAt time.Time `json:"finishedAt,omitempty"`
+
+	// What was set up for it, to be taken down by whoever cleans up.
+	IP       string   `json:"ip,omitempty"`
+	HostVeth string   `json:"hostVeth,omitempty"`
+	Cgroup   []string `json:"cgroup,omitempty"`
+}
+
+// ProcessStart reads a process's start time (field 22 of /proc/PID/stat),
+// which together with the PID names one process for good.
+func ProcessStart(pid int) (uint64, bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	fields := strings.Fields(string(data[i+1:]))
+	if len(fields) < 20 {
+		return 0, false
+	}
+	start, err := strconv.ParseUint(fields[19], 10, 64)
+	return start, err == nil
+}
+
+// Alive tells whether the container's first process still runs: the same
+// process, not a new one that got its PID.
+func (s State) Alive() bool {
+	if s.Pid == 0 {
+		return false
+	}
+	start, ok := ProcessStart(s.Pid)
+	if !ok || start != s.PidStart {
+		return false
+	}
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.Pid))
+	i := strings.LastIndexByte(string(data), ')')
+	return i > 0 && len(data) > i+2 && data[i+2] != 'Z' // a zombie is dead already
+}

@@ -1,0 +1,84 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Status is the container's status as `skiff ps` shows it. The state file
+// says what the runtime last recorded; if the runtime or its monitor was
+// killed, the process may be gone although the file says "running".
+func (c *Container) Status() string {
+	if c.State.Status == Running && !c.State.Alive() {
+		return "dead"
+	}
+	return c.State.Status
+}
+
+// Kill sends sig to the container's first process.
+func (c *Container) Kill(sig unix.Signal) error {
+	if !c.State.Alive() {
+		return fmt.Errorf("container %s is not running", c.Config.Name)
+	}
+	if err := unix.Kill(c.State.Pid, sig); err != nil {
+		return fmt.Errorf("kill -%d %d: %w", sig, c.State.Pid, err)
+	}
+	return nil
+}
+
+// Stop sends SIGTERM, and SIGKILL if the container has not exited after
+// timeout, as `docker stop` does.
+func (c *Container) Stop(timeout time.Duration) error {
+	if err := c.Kill(unix.SIGTERM); err != nil {
+		return err
+	}
+	if c.waitGone(timeout) {
+		return nil
+	}
+	if err := c.Kill(unix.SIGKILL); err != nil && c.State.Alive() {
+		return err
+	}
+	c.waitGone(10 * time.Second)
+	return nil
+}
+
+func (c *Container) waitGone(timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if !c.State.Alive() {
+			return true
+		}
+	}
+	return !c.State.Alive()
+}
+
+// WaitExited waits until the container's state says exited (its monitor
+// recorded the status) or its process is gone.
+func (c *Container) WaitExited(timeout time.Duration) {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c.Reload() != nil || c.State.Status != Running {
+			return
+		}
+	}
+}
+
+// Remove deletes a container. A running one only with force: it is killed,
+// and whatever its runtime did not clean up (the runtime may have died) is
+// taken down here.
+func (r *Runtime) Remove(c *Container, force bool) error {
+	if c.State.Status == Running && c.State.Alive() {
+		if !force {
+			return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.Config.Name)
+		}
+		c.Kill(unix.SIGKILL)
+		c.waitGone(10 * time.Second)
+	}
+	c.WaitExited(2 * time.Second) // let a live monitor record the exit first
+	r.Cleanup(c)
+	if err := r.Store.Remove(c); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
+}

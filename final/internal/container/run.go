@@ -1,0 +1,342 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"skiff/internal/cgroups"
+	"skiff/internal/network"
+	"skiff/internal/nsenter"
+	"skiff/internal/terminal"
+)
+
+// CgroupParent holds one cgroup per container.
+const CgroupParent = "skiff"
+
+// Runtime starts, watches and cleans up containers.
+type Runtime struct {
+	Store    *Store
+	Networks *network.Store
+	Exe      string   // this binary, re-executed as the container's init
+	ExeArgs  []string // global flags for the re-executed binary (--root ...)
+}
+
+// IO is where a container's stdio goes. With a terminal the container
+// gets a pty instead, whose master Start returns.
+type IO struct {
+	Stdin          *os.File // nil: /dev/null
+	Stdout, Stderr *os.File
+}
+
+// Process is a started container.
+type Process struct {
+	cmd    *exec.Cmd
+	cgroup cgroups.Manager
+	Master *os.File // the terminal's master, with -t
+}
+
+// Start sets up and starts a created container, and returns once its
+// command runs (or failed to start: then everything is cleaned up and the
+// error carries Docker's status, 125, 126 or 127).
+func (r *Runtime) Start(c *Container, stdio IO) (*Process, error) {
+	p, err := r.start(c, stdio)
+	if err != nil {
+		r.Cleanup(c)
+		c.State.Status, c.State.Error, c.State.FinishedAt = Exited, err.Error(), time.Now()
+		c.State.ExitCode = ExitRuntime
+		var se *StatusError
+		if errors.As(err, &se) {
+			c.State.ExitCode = se.Code
+		}
+		c.SaveState()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (r *Runtime) start(c *Container, stdio IO) (*Process, error) {
+	if err := r.writeInitLayer(c); err != nil {
+		return nil, err
+	}
+	for _, sub := range []string{"upper", "work", "merged"} {
+		if err := os.MkdirAll(c.Path(sub), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	cg, err := cgroups.New(CgroupParent, c.Config.ID)
+	if err != nil {
+		return nil, err
+	}
+	c.State.Cgroup = cg.Paths()
+	if err := cg.Set(c.Config.Limits); err != nil {
+		return nil, err
+	}
+	join, err := r.sharedNamespaces(c)
+	if err != nil {
+		return nil, err
+	}
+	child, err := newChildPipes(c.Config.Process.Terminal)
+	if err != nil {
+		return nil, err
+	}
+	defer child.closeParentEnds()
+	cmd := exec.Command(r.Exe, append(r.ExeArgs, "init", c.Dir)...)
+	cmd.ExtraFiles = child.files()
+	cmd.SysProcAttr = &unix.SysProcAttr{Cloneflags: cloneFlags(c.Config)}
+	if !c.Config.Process.Terminal {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	}
+	err = nsenter.Start(cmd, join, nil)
+	child.closeChildEnds()
+	if err != nil {
+		return nil, fmt.Errorf("start the container's init: %w", err)
+	}
+	p := &Process{cmd: cmd, cgroup: cg}
+	c.State.Pid = cmd.Process.Pid
+	c.State.PidStart, _ = ProcessStart(c.State.Pid)
+	if err := r.setUpOutside(c, cg); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
+	}
+	c.State.Status, c.State.StartedAt = Running, time.Now()
+	if err := c.SaveState(); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
+	}
+	child.sync.Write([]byte{1}) // init may go on
+	if err := child.initError(); err != nil {
+		cmd.Wait()
+		return nil, err
+	}
+	if c.Config.Process.Terminal {
+		if p.Master, err = terminal.ReceiveFile(child.console, "pty"); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// setUpOutside does what only the runtime can do from outside: the
+// cgroup, which init must be in before it runs anything, and the network.
+func (r *Runtime) setUpOutside(c *Container, cg cgroups.Manager) error {
+	if err := cg.Join(c.State.Pid); err != nil {
+		return err
+	}
+	switch c.Config.Network.Mode {
+	case "bridge":
+		n, err := r.Networks.Get(c.Config.Network.Name)
+		if err != nil {
+			return err
+		}
+		var ports []network.Port
+		for _, p := range c.Config.Network.Ports {
+			ports = append(ports, network.Port{Host: p.Host, Container: p.Container})
+		}
+		ep := network.Endpoint{ID: c.Config.ID, Name: c.Config.Name, HostsFile: c.Path("hosts")}
+		a, err := r.Networks.Attach(n, c.State.Pid, ep, ports)
+		if err != nil {
+			return err
+		}
+		c.State.IP, c.State.HostVeth = a.IP, a.HostVeth
+	case "none":
+		return network.SetupLoopback(c.State.Pid)
+	}
+	return nil
+}
+
+// Wait waits for the container's command to end, records how it ended and
+// cleans up. It returns the exit status.
+func (r *Runtime) Wait(c *Container, p *Process) int {
+	p.cmd.Wait()
+	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	status := WaitStatusCode(unix.WaitStatus(ws))
+	if stats, err := p.cgroup.Stats(); err == nil && stats.OOMKills > 0 {
+		c.State.OOMKilled = true
+	}
+	r.Cleanup(c)
+	c.State.Status, c.State.ExitCode, c.State.FinishedAt = Exited, status, time.Now()
+	c.SaveState()
+	if c.Config.AutoRemove {
+		r.Store.Remove(c)
+	}
+	return status
+}
+
+// Cleanup takes down everything set up for the container outside it: its
+// processes, cgroup and network. Every step tolerates what is already
+// gone, so that `rm -f` can finish the job of a runtime that died.
+func (r *Runtime) Cleanup(c *Container) {
+	unlock, err := c.Lock()
+	if err == nil {
+		defer unlock()
+	}
+	cgroups.Open(CgroupParent, c.Config.ID).Destroy() // kills what is left first
+	if c.Config.Network.Mode == "bridge" {
+		if n, err := r.Networks.Get(c.Config.Network.Name); err == nil {
+			r.Networks.Detach(n, c.Config.ID, &network.Attachment{IP: c.State.IP, HostVeth: c.State.HostVeth})
+		}
+	}
+	os.RemoveAll(c.Path("work"))
+	os.RemoveAll(c.Path("merged"))
+}
+
+// cloneFlags are the namespaces the container gets of its own; the ones
+// it shares with another container are joined instead.
+func cloneFlags(cfg Config) uintptr {
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWUTS)
+	if cfg.IPC == "" {
+		flags |= unix.CLONE_NEWIPC
+	}
+	if cfg.PID == "" {
+		flags |= unix.CLONE_NEWPID
+	}
+	if cfg.Network.Mode == "bridge" || cfg.Network.Mode == "none" {
+		flags |= unix.CLONE_NEWNET
+	}
+	return flags
+}
+
+// sharedNamespaces lists the namespaces of other containers to join:
+// --network, --ipc and --pid container:NAME, the makings of a pod.
+func (r *Runtime) sharedNamespaces(c *Container) ([]nsenter.Namespace, error) {
+	var join []nsenter.Namespace
+	for kind, id := range map[string]string{"net": c.Config.Network.Join, "ipc": c.Config.IPC, "pid": c.Config.PID} {
+		if id == "" {
+			continue
+		}
+		other, err := r.Store.Get(id)
+		if err != nil {
+			return nil, err
+		}
+		if !other.State.Alive() {
+			return nil, fmt.Errorf("cannot join the %s namespace of container %s: it is not running", kind, other.Config.Name)
+		}
+		join = append(join, nsenter.Of(other.State.Pid, kind)...)
+		if kind == "net" {
+			copyFile(other.Path("hosts"), c.Path("hosts"))
+		}
+	}
+	return join, nil
+}
+
+// writeInitLayer writes the container's own /etc/hostname, /etc/hosts and
+// /etc/resolv.conf.
+func (r *Runtime) writeInitLayer(c *Container) error {
+	files := map[string]string{
+		"hostname":    c.Config.Hostname + "\n",
+		"resolv.conf": resolvConf(),
+	}
+	if _, err := os.Stat(c.Path("hosts")); err != nil {
+		files["hosts"] = fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", c.Config.Hostname)
+		if c.Config.Network.Mode == "host" {
+			host, _ := os.ReadFile("/etc/hosts")
+			files["hosts"] = string(host)
+		}
+	}
+	for name, content := range files {
+		if err := os.WriteFile(c.Path(name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolvConf is the host's resolver configuration, less the nameservers
+// on 127.0.0.0/8: they are the host's own loopback, unreachable from a
+// container's network namespace.
+func resolvConf() string {
+	data, _ := os.ReadFile("/etc/resolv.conf")
+	var b strings.Builder
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "nameserver 127.") || line == "" {
+			continue
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
+
+func copyFile(src, dst string) {
+	if data, err := os.ReadFile(src); err == nil {
+		os.WriteFile(dst, data, 0o644)
+	}
+}
+
+// childPipes are the channels between the runtime and init, passed as
+// file descriptors 3, 4 and 5 (see package initproc).
+type childPipes struct {
+	sync, syncChild      *os.File // runtime → init: "go on"
+	errors, errorsChild  *os.File // init → runtime: what failed, EOF on exec
+	console, consoleChild *os.File // init → runtime: the pty master
+}
+
+func newChildPipes(withConsole bool) (*childPipes, error) {
+	p := &childPipes{}
+	var err error
+	if p.syncChild, p.sync, err = os.Pipe(); err != nil {
+		return nil, err
+	}
+	if p.errors, p.errorsChild, err = os.Pipe(); err != nil {
+		return nil, err
+	}
+	if withConsole {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		p.console, p.consoleChild = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console")
+	}
+	return p, nil
+}
+
+func (p *childPipes) files() []*os.File {
+	files := []*os.File{p.syncChild, p.errorsChild}
+	if p.consoleChild != nil {
+		files = append(files, p.consoleChild)
+	}
+	return files
+}
+
+func (p *childPipes) closeChildEnds() {
+	for _, f := range []*os.File{p.syncChild, p.errorsChild, p.consoleChild} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func (p *childPipes) closeParentEnds() {
+	for _, f := range []*os.File{p.sync, p.errors, p.console} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// initError reads what init reports: nothing before EOF means its exec
+// succeeded; else "STATUS message".
+func (p *childPipes) initError() error {
+	msg, _ := io.ReadAll(p.errors)
+	if len(msg) == 0 {
+		return nil
+	}
+	code, text, _ := strings.Cut(string(msg), " ")
+	status, err := strconv.Atoi(code)
+	if err != nil {
+		status = ExitRuntime
+	}
+	return &StatusError{Code: status, Msg: text}
+}

@@ -1,0 +1,233 @@
+// Package container keeps each container's configuration and state on
+// disk, and drives its life: created → running → exited (→ removed).
+//
+// Every container has a folder, ROOT/containers/ID, holding config.json,
+// state.json, its log, the files of its "init layer" (hosts, hostname,
+// resolv.conf) and its overlay folders. JSON files are written atomically
+// (a temporary file renamed over the old one), and changes are made under
+// a file lock, so concurrent skiff commands never see half a state.
+package container
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotFound is returned for a name or ID that matches no container.
+var ErrNotFound = errors.New("no such container")
+
+// Store is the folder of all containers.
+type Store struct {
+	Root string // e.g. /run/skiff
+}
+
+func (s *Store) dir(id string) string { return filepath.Join(s.Root, "containers", id) }
+
+// Container is one container's folder, configuration and state.
+type Container struct {
+	Dir    string
+	Config Config
+	State  State
+}
+
+// Path is a file in the container's folder.
+func (c *Container) Path(name string) string { return filepath.Join(c.Dir, name) }
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+
+// Create gives a new container an ID, a unique name and its folder.
+func (s *Store) Create(cfg Config) (*Container, error) {
+	if cfg.Name != "" && !validName.MatchString(cfg.Name) {
+		return nil, fmt.Errorf("invalid container name %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters", cfg.Name)
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	all, err := s.list()
+	if err != nil {
+		return nil, err
+	}
+	cfg.ID = newID()
+	if cfg.Name == "" {
+		cfg.Name = cfg.ID[:12]
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = cfg.ID[:12]
+	}
+	for _, c := range all {
+		if c.Config.Name == cfg.Name {
+			return nil, fmt.Errorf("the container name %q is already in use by container %s", cfg.Name, c.Config.ID[:12])
+		}
+	}
+	c := &Container{Dir: s.dir(cfg.ID), Config: cfg, State: State{Status: Created}}
+	if err := os.MkdirAll(c.Dir, 0o711); err != nil {
+		return nil, err
+	}
+	if err := writeJSON(c.Path("config.json"), c.Config); err != nil {
+		os.RemoveAll(c.Dir)
+		return nil, err
+	}
+	if err := c.SaveState(); err != nil {
+		os.RemoveAll(c.Dir)
+		return nil, err
+	}
+	return c, nil
+}
+
+// Get finds a container by name, full ID or unique ID prefix.
+func (s *Store) Get(ref string) (*Container, error) {
+	all, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	var match []*Container
+	for _, c := range all {
+		if c.Config.Name == ref || c.Config.ID == ref {
+			return c, nil
+		}
+		if len(ref) >= 3 && strings.HasPrefix(c.Config.ID, ref) {
+			match = append(match, c)
+		}
+	}
+	if len(match) == 1 {
+		return match[0], nil
+	}
+	if len(match) > 1 {
+		return nil, fmt.Errorf("%q matches %d containers: give more of the ID", ref, len(match))
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+}
+
+// List returns every container, oldest first.
+func (s *Store) List() ([]*Container, error) {
+	unlock, err := s.rlock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return s.list()
+}
+
+func (s *Store) list() ([]*Container, error) {
+	entries, err := os.ReadDir(filepath.Join(s.Root, "containers"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var all []*Container
+	for _, e := range entries {
+		c, err := s.load(e.Name())
+		if err != nil {
+			continue // being created or removed right now
+		}
+		all = append(all, c)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Config.Created.Before(all[j].Config.Created) })
+	return all, nil
+}
+
+func (s *Store) load(id string) (*Container, error) {
+	c := &Container{Dir: s.dir(id)}
+	if err := readJSON(c.Path("config.json"), &c.Config); err != nil {
+		return nil, err
+	}
+	if err := readJSON(c.Path("state.json"), &c.State); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Reload reads the state again from disk.
+func (c *Container) Reload() error { return readJSON(c.Path("state.json"), &c.State) }
+
+// SaveState writes the state atomically.
+func (c *Container) SaveState() error { return writeJSON(c.Path("state.json"), c.State) }
+
+// Lock takes the container's own lock, held while its resources change
+// (start, cleanup, removal).
+func (c *Container) Lock() (func(), error) { return flock(c.Path("lock"), unix.LOCK_EX) }
+
+// Remove deletes the container's folder.
+func (s *Store) Remove(c *Container) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return os.RemoveAll(c.Dir)
+}
+
+func (s *Store) lock() (func(), error)  { return s.flock(unix.LOCK_EX) }
+func (s *Store) rlock() (func(), error) { return s.flock(unix.LOCK_SH) }
+
+func (s *Store) flock(how int) (func(), error) {
+	if err := os.MkdirAll(filepath.Join(s.Root, "containers"), 0o711); err != nil {
+		return nil, err
+	}
+	return flock(filepath.Join(s.Root, "lock"), how)
+}
+
+// flock takes an flock(2) lock on file; the returned function releases it.
+func flock(file string, how int) (func(), error) {
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("flock %s: %w", file, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+func newID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// writeJSON writes v to file atomically: readers see the old or the new
+// content, never a mix.
+func writeJSON(file string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(append(data, '\n'))
+	if closeErr := tmp.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
+
+func readJSON(file string, v any) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
+}

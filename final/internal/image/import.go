@@ -1,0 +1,103 @@
+package image
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ImportDir makes the root filesystem in dir (e.g. the output of `make
+// rootfs`) a one-layer image called name. The files are copied with their
+// modes, owners, symlinks, hard links and device nodes.
+func (s *Store) ImportDir(dir, name string) (*Image, error) {
+	name, err := NormalizeName(name)
+	if err != nil {
+		return nil, err
+	}
+	real, err := filepath.EvalSymlinks(dir) // a symlink to the rootfs is fine
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", dir, err)
+	}
+	if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("import %s: not a folder", dir)
+	}
+	id, err := s.addLayerFromDir(real, nil)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", dir, err)
+	}
+	return s.saveNew(name, []string{id}, Config{}, time.Now())
+}
+
+// ImportTar makes the root filesystem tar r (e.g. from `docker export`),
+// plain or gzip-compressed, a one-layer image called name.
+func (s *Store) ImportTar(r io.Reader, name string) (*Image, error) {
+	name, err := NormalizeName(name)
+	if err != nil {
+		return nil, err
+	}
+	tarStream, err := decompress(r)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", name, err)
+	}
+	id, err := s.addLayer(tarStream, "")
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", name, err)
+	}
+	return s.saveNew(name, []string{id}, Config{}, time.Now())
+}
+
+// Commit makes the container's writable layer upperDir (an overlay's
+// upperdir) a new layer on top of base's, and saves base's layers plus
+// that one as the image name, with base's config. exclude lists container
+// paths to leave out, such as /etc/hosts, which the runtime writes for
+// each container. base may be nil for an image of upperDir alone.
+func (s *Store) Commit(upperDir string, base *Image, name string, exclude []string) (*Image, error) {
+	name, err := NormalizeName(name)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.addLayerFromDir(upperDir, exclude)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", upperDir, err)
+	}
+	var layers []string
+	var config Config
+	if base != nil {
+		layers, config = append(layers, base.Layers...), base.Config
+	}
+	return s.saveNew(name, append(layers, id), config, time.Now())
+}
+
+func (s *Store) saveNew(name string, layers []string, config Config, created time.Time) (*Image, error) {
+	img, err := s.newImage(name, layers, config, created)
+	if err != nil {
+		return nil, fmt.Errorf("save image %s: %w", name, err)
+	}
+	if err := s.save(img); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// decompress returns r, uncompressed if it starts with gzip's magic
+// number.
+func decompress(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	magic, err := br.Peek(2)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	if !bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		return br, nil
+	}
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, fmt.Errorf("gunzip: %w", err)
+	}
+	return zr, nil
+}

@@ -1,0 +1,152 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Pull downloads the image ref from its registry (Docker Hub if ref names
+// none) and saves it under ref's normalised name. Layers already in the
+// store are not downloaded again. Progress lines go to progress, if not
+// nil.
+func (s *Store) Pull(ctx context.Context, ref string, progress io.Writer) (*Image, error) {
+	imgName, err := NormalizeName(ref)
+	if err != nil {
+		return nil, err
+	}
+	if progress == nil {
+		progress = io.Discard
+	}
+	img, err := fetch(ctx, imgName)
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", imgName, err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: image config: %w", imgName, err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", imgName, err)
+	}
+	var ids []string
+	for _, layer := range layers {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("pull %s: %w", imgName, err)
+		}
+		id, err := s.pullLayer(layer, progress)
+		if err != nil {
+			return nil, fmt.Errorf("pull %s: %w", imgName, err)
+		}
+		ids = append(ids, id)
+	}
+	config := Config{
+		Env:        cf.Config.Env,
+		Entrypoint: cf.Config.Entrypoint,
+		Cmd:        cf.Config.Cmd,
+		WorkingDir: cf.Config.WorkingDir,
+		User:       cf.Config.User,
+	}
+	created := cf.Created.Time
+	if created.IsZero() {
+		created = time.Now()
+	}
+	return s.saveNew(imgName, ids, config, created)
+}
+
+// fetch reads the image's manifest, for this machine's architecture if
+// the image is multi-platform. Layers download only when read.
+func fetch(ctx context.Context, imgName string) (v1.Image, error) {
+	var opts []name.Option
+	if isLoopback(imgName) {
+		opts = append(opts, name.Insecure) // plain http, as a local test registry speaks
+	}
+	ref, err := name.ParseReference(imgName, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return remote.Image(ref,
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(authn.DefaultKeychain), // ~/.docker/config.json, if any
+		remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}),
+	)
+}
+
+// isLoopback tells whether imgName's registry is on this machine.
+func isLoopback(imgName string) bool {
+	host, _ := splitHost(imgName)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+// pullLayer downloads and unpacks one layer, unless the store has it.
+func (s *Store) pullLayer(layer v1.Layer, progress io.Writer) (string, error) {
+	diffID, err := layer.DiffID()
+	if err != nil {
+		return "", err
+	}
+	if diffID.Algorithm != "sha256" {
+		return "", fmt.Errorf("layer %s: unsupported digest algorithm", diffID)
+	}
+	id := diffID.Hex
+	if s.hasLayer(id) {
+		fmt.Fprintf(progress, "%s: already exists\n", id[:12])
+		return id, nil
+	}
+	rc, err := layer.Uncompressed()
+	if err != nil {
+		return "", fmt.Errorf("layer %s: %w", id, err)
+	}
+	defer rc.Close()
+	counter := &progressReader{r: rc, w: progress, label: id[:12]}
+	// addLayer checks the tar's digest against the diffID.
+	if _, err := s.addLayer(counter, id); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(progress, "\r%s: done, %s\n", id[:12], humanSize(counter.n))
+	return id, nil
+}
+
+// progressReader writes how many bytes went through it, every so often.
+type progressReader struct {
+	r       io.Reader
+	w       io.Writer
+	label   string
+	n, last int64
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.n-p.last >= 512<<10 {
+		p.last = p.n
+		fmt.Fprintf(p.w, "\r%s: %s", p.label, humanSize(p.n))
+	}
+	return n, err
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}

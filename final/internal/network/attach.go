@@ -1,0 +1,225 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Port is one published TCP port.
+type Port struct{ Host, Container uint16 }
+
+// Attachment is what a container was given on a network.
+type Attachment struct {
+	IP       string
+	HostVeth string
+}
+
+// Attach connects the network namespace of process pid to network n:
+// a veth pair with eth0 created inside the namespace, an address, a
+// default route, NAT out and the published ports in. The container's name
+// goes into the /etc/hosts of every container on the network. On error it
+// undoes what it did.
+func (s *Store) Attach(n *Network, pid int, ep Endpoint, ports []Port) (*Attachment, error) {
+	bridge, err := s.ensureBridge(n)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.reservePorts(ep.ID, ports); err != nil {
+		return nil, err
+	}
+	ip, err := s.allocate(n, ep)
+	if err != nil {
+		s.releasePorts(ep.ID)
+		return nil, err
+	}
+	a := &Attachment{IP: ip.String(), HostVeth: "veth" + ep.ID[:8]}
+	steps := []func() error{
+		func() error { return createVeth(a.HostVeth, bridge, pid) },
+		func() error { return configureInside(pid, ip, n) },
+		func() error { return addNATRules(ep.ID, ip, n, ports) },
+		func() error { return s.WriteHosts(n) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			s.Detach(n, ep.ID, a)
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Detach takes back what Attach gave. Safe to call twice, and on a
+// container whose runtime died: each step ignores what is already gone.
+func (s *Store) Detach(n *Network, id string, a *Attachment) {
+	deleteNATRules(id)
+	s.releasePorts(id)
+	if a == nil {
+		return
+	}
+	if link, err := netlink.LinkByName(a.HostVeth); err == nil {
+		netlink.LinkDel(link)
+	}
+	s.release(n, a.IP)
+	s.WriteHosts(n)
+}
+
+// SetupLoopback brings lo up in the namespace of pid: --network none.
+func SetupLoopback(pid int) error {
+	return inNamespace(pid, func(h *netlink.Handle) error {
+		lo, err := h.LinkByName("lo")
+		if err == nil {
+			err = h.LinkSetUp(lo)
+		}
+		return err
+	})
+}
+
+func (s *Store) ensureBridge(n *Network) (netlink.Link, error) {
+	if br, err := netlink.LinkByName(n.Bridge); err == nil {
+		return br, nil
+	}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}
+	if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("ip link add %s type bridge: %w", n.Bridge, err)
+	}
+	link, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		return nil, err
+	}
+	ipnet := n.ipnet()
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(n.Gateway), Mask: ipnet.Mask}}
+	if err := netlink.AddrAdd(link, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("ip addr add %s dev %s: %w", addr, n.Bridge, err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return nil, fmt.Errorf("ip link set %s up: %w", n.Bridge, err)
+	}
+	// Forward between the bridge and other interfaces (NAT needs it), and
+	// let 127.0.0.1 be DNATed to a container (published ports).
+	for file, value := range map[string]string{
+		"/proc/sys/net/ipv4/ip_forward":                           "1",
+		"/proc/sys/net/ipv4/conf/" + n.Bridge + "/route_localnet": "1",
+	} {
+		if err := os.WriteFile(file, []byte(value), 0o644); err != nil {
+			return nil, fmt.Errorf("sysctl %s: %w", file, err)
+		}
+	}
+	return link, nil
+}
+
+// createVeth makes the pair with eth0 created straight inside the
+// container's namespace: moving a link costs an RCU grace period.
+func createVeth(hostVeth string, bridge netlink.Link, pid int) error {
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: hostVeth, MasterIndex: bridge.Attrs().Index},
+		PeerName:      "eth0",
+		PeerNamespace: netlink.NsPid(pid),
+	}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("ip link add %s type veth peer eth0 netns %d: %w", hostVeth, pid, err)
+	}
+	if err := netlink.LinkSetUp(veth); err != nil {
+		return fmt.Errorf("ip link set %s up: %w", hostVeth, err)
+	}
+	return nil
+}
+
+func configureInside(pid int, ip net.IP, n *Network) error {
+	return inNamespace(pid, func(h *netlink.Handle) error {
+		for _, name := range []string{"lo", "eth0"} {
+			link, err := h.LinkByName(name)
+			if err == nil && name == "eth0" {
+				err = h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: n.ipnet().Mask}})
+			}
+			if err == nil {
+				err = h.LinkSetUp(link)
+			}
+			if err != nil {
+				return fmt.Errorf("container %s: %w", name, err)
+			}
+		}
+		eth0, _ := h.LinkByName("eth0")
+		if err := h.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.ParseIP(n.Gateway)}); err != nil {
+			return fmt.Errorf("ip route add default via %s: %w", n.Gateway, err)
+		}
+		return nil
+	})
+}
+
+// inNamespace runs f with a netlink socket opened in pid's network namespace.
+func inNamespace(pid int, f func(*netlink.Handle) error) error {
+	ns, err := netns.GetFromPid(pid)
+	if err != nil {
+		return fmt.Errorf("open /proc/%d/ns/net: %w", pid, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink socket in /proc/%d/ns/net: %w", pid, err)
+	}
+	defer h.Close()
+	return f(h)
+}
+
+// WriteHosts rewrites the /etc/hosts of every container on the network,
+// so that they reach each other by name. The files are rewritten in
+// place: each is bind-mounted into its container, and a rename would
+// leave the mount on the old file.
+func (s *Store) WriteHosts(n *Network) error {
+	eps := s.Endpoints(n)
+	var b strings.Builder
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	for _, ep := range eps {
+		fmt.Fprintf(&b, "%s\t%s %s\n", ep.IP, ep.Name, ep.ID[:12])
+	}
+	for _, ep := range eps {
+		if err := os.WriteFile(ep.HostsFile, []byte(b.String()), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// reservePorts takes the host ports, one O_EXCL file each under
+// ROOT/ports: two containers cannot publish the same port.
+func (s *Store) reservePorts(id string, ports []Port) error {
+	dir := filepath.Join(s.Root, "ports")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range ports {
+		file := filepath.Join(dir, strconv.Itoa(int(p.Host)))
+		f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if errors.Is(err, os.ErrExist) {
+			owner, _ := os.ReadFile(file)
+			s.releasePorts(id)
+			return fmt.Errorf("port %d is already published by container %.12s", p.Host, owner)
+		}
+		if err != nil {
+			s.releasePorts(id)
+			return err
+		}
+		f.WriteString(id)
+		f.Close()
+	}
+	return nil
+}
+
+// releasePorts gives back every host port container id holds.
+func (s *Store) releasePorts(id string) {
+	files, _ := filepath.Glob(filepath.Join(s.Root, "ports", "*"))
+	for _, f := range files {
+		if owner, _ := os.ReadFile(f); string(owner) == id {
+			os.Remove(f)
+		}
+	}
+}

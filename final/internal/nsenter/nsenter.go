@@ -1,0 +1,83 @@
+// Package nsenter starts processes inside the namespaces of a running
+// container, as `docker exec` and pods (--network container:NAME) need.
+//
+// setns(2) into a mount namespace fails in a multithreaded process, and a
+// Go program has threads before main runs. runc solves it with a C
+// constructor that calls setns before the Go runtime starts. This package
+// does the equivalent in Go: it locks a goroutine to its OS thread, gives
+// that thread a filesystem context of its own (unshare(CLONE_FS)), which
+// makes setns into a mount namespace legal for it, joins the namespaces on
+// that thread alone, and forks the new process from it. The child inherits
+// the thread's namespaces; the thread is never unlocked, so Go discards it
+// when the goroutine ends and no other goroutine ever runs in it.
+package nsenter
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// Namespace is one namespace to join: its kind and a file naming it,
+// usually /proc/PID/ns/KIND.
+type Namespace struct {
+	Kind string // ipc, uts, net, pid, mnt
+	Path string
+}
+
+var cloneFlag = map[string]int{
+	"ipc": unix.CLONE_NEWIPC, "uts": unix.CLONE_NEWUTS, "net": unix.CLONE_NEWNET,
+	"pid": unix.CLONE_NEWPID, "mnt": unix.CLONE_NEWNS,
+}
+
+// Of lists the namespaces of process pid, in the order they are joined:
+// the mount namespace last, since it changes what the other paths mean.
+func Of(pid int, kinds ...string) []Namespace {
+	var ns []Namespace
+	for _, kind := range kinds {
+		ns = append(ns, Namespace{kind, fmt.Sprintf("/proc/%d/ns/%s", pid, kind)})
+	}
+	return ns
+}
+
+// Start starts cmd in the namespaces join, on top of any new ones its
+// SysProcAttr.Cloneflags asks for. prepare, if not nil, runs on the same
+// thread just before the fork, for per-thread settings such as the
+// capability bounding set.
+func Start(cmd *exec.Cmd, join []Namespace, prepare func() error) error {
+	if len(join) == 0 && prepare == nil {
+		return cmd.Start()
+	}
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // and never unlock: this thread is tainted
+		done <- startOnThisThread(cmd, join, prepare)
+	}()
+	return <-done
+}
+
+func startOnThisThread(cmd *exec.Cmd, join []Namespace, prepare func() error) error {
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare CLONE_FS: %w", err)
+	}
+	for _, ns := range join {
+		f, err := os.Open(ns.Path)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", ns.Path, err)
+		}
+		err = unix.Setns(int(f.Fd()), cloneFlag[ns.Kind])
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("setns %s: %w", ns.Path, err)
+		}
+	}
+	if prepare != nil {
+		if err := prepare(); err != nil {
+			return err
+		}
+	}
+	return cmd.Start()
+}
