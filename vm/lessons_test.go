@@ -11,18 +11,18 @@ import (
 	"time"
 )
 
-// TestLessonsInVM boots the VM once per lesson and runs the lesson's
-// in-VM tests (its *_test.go files built with the vmtest tag) as root in
-// it. Each test that ran in the VM is reported here as a subtest, with the
-// guest's output when it fails.
+// TestLessonsInVM boots the VM once per lesson, and once for skiff, and
+// runs the in-VM tests (the *_test.go files built with the vmtest tag) as
+// root in it. Each test that ran in the VM is reported here as a subtest,
+// with the guest's output when it fails.
 func TestLessonsInVM(t *testing.T) {
 	root := repoRoot(t)
 	requireVM(t)
-	for _, dir := range lessonDirs(t, root) {
-		name := filepath.Base(dir)
+	for _, s := range suites(t, root) {
+		name := s.name
 		t.Run(name, func(t *testing.T) {
-			testBin := buildVMTests(t, root, name)
-			g := lessonGuest(t, root, name)
+			testBin := buildVMTests(t, root, s.testPkg)
+			g := lessonGuest(t, root, s.bins)
 			g.mode, g.testBin, g.timeout = "test", testBin, "8m"
 			out, status := bootGuest(t, g, defaultTimeout)
 			reportGuestTests(t, out, status)
@@ -38,9 +38,29 @@ func TestLessonsInVM(t *testing.T) {
 	}
 }
 
-// hasCgroups: lesson 05 and every lesson after it limit resources, and
-// name their cgroup tests TestCgroup*.
-func hasCgroups(lesson string) bool { return lesson >= "lesson-05" }
+// hasCgroups: lesson 05, every lesson after it and skiff limit resources,
+// and name their cgroup tests TestCgroup*.
+func hasCgroups(name string) bool { return name >= "lesson-05" || name == "final" }
+
+// suite is what runs in the VM: a lesson, or skiff.
+type suite struct {
+	name    string // the folder: lesson-01-chroot, final
+	testPkg string // the package of its vmtest tests
+	bins    string // its binaries in bin/, a glob
+	demo    string // its demo.sh
+}
+
+func suites(t *testing.T, root string) []suite {
+	var all []suite
+	for _, dir := range lessonDirs(t, root) {
+		name := filepath.Base(dir)
+		all = append(all, suite{name, "./" + name, name + "*", filepath.Join(dir, "demo.sh")})
+	}
+	if _, err := os.Stat(filepath.Join(root, "final", "test")); err == nil {
+		all = append(all, suite{"final", "./final/test", "skiff", filepath.Join(root, "final", "demo.sh")})
+	}
+	return all
+}
 
 // TestCgroupLessonsOnHost runs the cgroup tests of lessons 05 and later
 // directly on this machine as root, to test whatever cgroup layout it has
@@ -50,13 +70,12 @@ func TestCgroupLessonsOnHost(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("skipping the cgroup tests on the host: they need root")
 	}
-	for _, dir := range lessonDirs(t, root) {
-		name := filepath.Base(dir)
-		if !hasCgroups(name) {
+	for _, s := range suites(t, root) {
+		if !hasCgroups(s.name) {
 			continue
 		}
-		t.Run(name, func(t *testing.T) {
-			testBin := buildVMTests(t, root, name)
+		t.Run(s.name, func(t *testing.T) {
+			testBin := buildVMTests(t, root, s.testPkg)
 			cmd := exec.Command(testBin, "-test.v", "-test.run=^TestCgroup", "-test.timeout=5m")
 			cmd.Env = append(os.Environ(), "ROOTFS="+filepath.Join(root, ".cache", "rootfs"),
 				"PATH="+filepath.Join(root, "bin")+":"+os.Getenv("PATH"))
@@ -77,11 +96,13 @@ func TestCgroupLessonsOnHost(t *testing.T) {
 func TestDemosInVM(t *testing.T) {
 	root := repoRoot(t)
 	requireVM(t)
-	for _, dir := range lessonDirs(t, root) {
-		name := filepath.Base(dir)
-		t.Run(name, func(t *testing.T) {
-			g := lessonGuest(t, root, name)
-			g.mode, g.demo = "demo", filepath.Join(dir, "demo.sh")
+	for _, s := range suites(t, root) {
+		if _, err := os.Stat(s.demo); err != nil && s.name == "final" {
+			continue // skiff's demo comes with its chapter
+		}
+		t.Run(s.name, func(t *testing.T) {
+			g := lessonGuest(t, root, s.bins)
+			g.mode, g.demo = "demo", s.demo
 			out, status := bootGuest(t, g, demoTimeout)
 			if status != 0 {
 				t.Fatalf("demo exited with status %d:\n%s", status, out)
@@ -126,23 +147,23 @@ func lessonDirs(t *testing.T, root string) []string {
 
 // buildVMTests compiles the lesson's tests, including the vmtest-tagged
 // ones, into a static test binary for the guest.
-func buildVMTests(t *testing.T, root, lesson string) string {
-	out := filepath.Join(t.TempDir(), lesson+".test")
-	cmd := exec.Command("go", "test", "-c", "-tags", "vmtest", "-o", out, "./"+lesson)
+func buildVMTests(t *testing.T, root, pkg string) string {
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg)+".test")
+	cmd := exec.Command("go", "test", "-c", "-tags", "vmtest", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go test -c ./%s: %v\n%s", lesson, err, msg)
+		t.Fatalf("go test -c %s: %v\n%s", pkg, err, msg)
 	}
 	return out
 }
 
 // lessonGuest puts the lesson's binaries (built by `make build`) and the
 // rootfs (`make rootfs`) into a guest.
-func lessonGuest(t *testing.T, root, lesson string) guest {
-	bins, _ := filepath.Glob(filepath.Join(root, "bin", lesson+"*"))
+func lessonGuest(t *testing.T, root, binGlob string) guest {
+	bins, _ := filepath.Glob(filepath.Join(root, "bin", binGlob))
 	if len(bins) == 0 {
-		t.Fatalf("bin/%s not found: run 'make build' first", lesson)
+		t.Fatalf("bin/%s not found: run 'make build' first", binGlob)
 	}
 	return guest{rootfs: filepath.Join(root, ".cache", "rootfs"), bins: bins, cgroup: "v2"}
 }

@@ -24,6 +24,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
+ln -sf pts/ptmx /dev/ptmx
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 hostname vm

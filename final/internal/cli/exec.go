@@ -27,6 +27,8 @@ func execCommand() *cli.Command {
 		ArgsUsage:    "NAME COMMAND [ARG...]",
 		StopOnNthArg: new(1),
 		OnUsageError: usageError,
+		// -it is -i -t, as in Docker.
+		UseShortOptionHandling: true,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open and connected"},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a terminal"},

@@ -34,6 +34,8 @@ func runCommand() *cli.Command {
 		// Flags end at the image: "-c" in "run busybox sh -c ..." is sh's.
 		StopOnNthArg: new(1),
 		OnUsageError: usageError,
+		// -it is -i -t, as in Docker.
+		UseShortOptionHandling: true,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open and connected"},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the container a terminal"},

@@ -72,8 +72,12 @@ func Open(root string) (*Store, error) {
 func (s *Store) layersDir() string         { return filepath.Join(s.root, "layers") }
 func (s *Store) layerDir(id string) string { return filepath.Join(s.layersDir(), id) }
 func (s *Store) indexPath() string         { return filepath.Join(s.root, "images.json") }
-func (s *Store) hasLayer(id string) bool   { _, err := os.Lstat(s.layerDir(id)); return err == nil }
 func (s *Store) lockPath() string          { return filepath.Join(s.root, "lock") }
+
+func (s *Store) hasLayer(id string) bool {
+	_, err := os.Lstat(s.layerDir(id))
+	return err == nil
+}
 
 // Get finds an image by name, by ID, or by a prefix of at least 4
 // characters of an ID that no other image shares.
@@ -126,7 +130,8 @@ func (s *Store) LayerDirs(img *Image) []string {
 
 // Remove untags the image called name (or with that ID) and deletes each
 // of its layers that no other image lists and layerInUse (if not nil)
-// says no container uses.
+// says no container uses. layerInUse runs while the store is locked, so
+// it must not call the Store.
 func (s *Store) Remove(name string, layerInUse func(layerID string) bool) error {
 	unlock, err := s.lock(unix.LOCK_EX)
 	if err != nil {
@@ -230,7 +235,8 @@ func (s *Store) newImage(name string, layers []string, config Config, created ti
 	}
 	sum := sha256.Sum256(content)
 	img := &Image{Name: name, ID: hex.EncodeToString(sum[:]), Layers: layers, Config: config, Created: created.UTC()}
-	for _, id := range slices.Compact(slices.Sorted(slices.Values(layers))) {
+	distinct := slices.Compact(slices.Sorted(slices.Values(layers))) // an image may repeat a layer
+	for _, id := range distinct {
 		size, err := dirSize(s.layerDir(id))
 		if err != nil {
 			return nil, fmt.Errorf("size of layer %s: %w", id, err)

@@ -1,0 +1,350 @@
+//go:build vmtest
+
+package test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestRunExitStatuses(t *testing.T) {
+	before := hostMounts(t)
+	if out := must(t, "run", "--rm", "busybox", "echo", "hi"); out != "hi\n" {
+		t.Errorf("echo hi: %q", out)
+	}
+	for _, tc := range []struct {
+		args   []string
+		status int
+	}{
+		{[]string{"sh", "-c", "exit 3"}, 3},
+		{[]string{"no-such-command"}, 127},
+		{[]string{"/etc/passwd"}, 126},
+	} {
+		r := skiff(t, append([]string{"run", "--rm", "busybox"}, tc.args...)...)
+		if r.status != tc.status {
+			t.Errorf("%v: status %d, want %d (stderr %q)", tc.args, r.status, tc.status, r.stderr)
+		}
+	}
+	assertNothingLeft(t, before)
+}
+
+// TestRunIsolation asks the kernel about the container's namespaces.
+func TestRunIsolation(t *testing.T) {
+	detached(t, "iso", "--hostname", "box", "busybox", "sleep", "100")
+	pid := pidOf(t, "iso")
+	for _, ns := range []string{"uts", "ipc", "pid", "mnt", "net"} {
+		inside, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+		host, _ := os.Readlink("/proc/self/ns/" + ns)
+		if inside == host {
+			t.Errorf("the container shares the host's %s namespace", ns)
+		}
+	}
+	if status := readFile(t, fmt.Sprintf("/proc/%d/status", pid)); !strings.Contains(status, fmt.Sprintf("NSpid:\t%d\t1\n", pid)) {
+		t.Errorf("the container's process is not PID 1 inside")
+	}
+	if out := must(t, "exec", "iso", "hostname"); out != "box\n" {
+		t.Errorf("hostname = %q", out)
+	}
+	root := strings.Split(readFile(t, fmt.Sprintf("/proc/%d/mountinfo", pid)), "\n")[0]
+	if !strings.Contains(root, " / / ") || !strings.Contains(root, " - overlay ") {
+		t.Errorf("the container's root is not an overlay: %q", root)
+	}
+	if out := must(t, "exec", "iso", "cat", "/etc/hosts"); !strings.Contains(out, "\tiso ") {
+		t.Errorf("/etc/hosts does not name the container:\n%s", out)
+	}
+	// Root inside has Docker's capabilities only: no mounting.
+	if r := skiff(t, "exec", "iso", "mount", "-t", "tmpfs", "x", "/mnt"); r.status == 0 {
+		t.Error("mount succeeded inside: CAP_SYS_ADMIN was not dropped")
+	}
+	if out := must(t, "exec", "iso", "cat", "/proc/kcore"); out != "" {
+		t.Error("/proc/kcore is not masked")
+	}
+}
+
+func TestDetachedLifecycle(t *testing.T) {
+	before := hostMounts(t)
+	id := strings.TrimSpace(must(t, "run", "-d", "--name", "life", "busybox", "sh", "-c", "echo started; exec sleep 100"))
+	if len(id) != 64 {
+		t.Fatalf("run -d printed %q, want a 64-digit ID", id)
+	}
+	if ps := must(t, "ps"); !strings.Contains(ps, "Up ") || !strings.Contains(ps, "life") {
+		t.Fatalf("ps:\n%s", ps)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if logs := must(t, "logs", "life"); logs != "started\n" {
+		t.Errorf("logs = %q", logs)
+	}
+	info := inspect(t, "life")
+	if info.State.Pid == 0 || info.State.MonitorPid == 0 || !strings.HasPrefix(info.Network.IP, "10.77.0.") || len(info.Cgroup) == 0 {
+		t.Errorf("inspect: %+v", info)
+	}
+	procs := readFile(t, filepath.Join(info.Cgroup[len(info.Cgroup)-1], "cgroup.procs"))
+	if !strings.Contains(procs, strconv.Itoa(info.State.Pid)) {
+		t.Errorf("the container's process %d is not in its cgroup: %q", info.State.Pid, procs)
+	}
+	if stats := must(t, "stats", "life"); !strings.Contains(stats, "life") {
+		t.Errorf("stats:\n%s", stats)
+	}
+	start := time.Now()
+	must(t, "stop", "-t", "1", "life")
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("stop took %v: sleep, PID 1 without a handler, ignores SIGTERM, so SIGKILL must follow after 1 s", d)
+	}
+	if ps := must(t, "ps", "-a"); !strings.Contains(ps, "Exited (137)") {
+		t.Errorf("ps -a after stop:\n%s", ps)
+	}
+	must(t, "rm", "life")
+	assertNothingLeft(t, before)
+}
+
+func TestKillSendsTheSignal(t *testing.T) {
+	detached(t, "killme", "busybox", "sh", "-c", "trap 'exit 42' USR1; while true; do sleep 0.1; done")
+	time.Sleep(300 * time.Millisecond)
+	must(t, "kill", "-s", "USR1", "killme")
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(must(t, "ps", "-a"), "Exited (42)") {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ps := must(t, "ps", "-a"); !strings.Contains(ps, "Exited (42)") {
+		t.Fatalf("ps -a:\n%s", ps)
+	}
+}
+
+// TestExec joins each namespace and the cgroup of a running container.
+func TestExec(t *testing.T) {
+	detached(t, "ex", "--hostname", "exhost", "-e", "FROM_RUN=1", "busybox", "sleep", "100")
+	pid := pidOf(t, "ex")
+	checks := map[string]string{
+		"hostname":                          "exhost\n",
+		"cat /proc/1/cmdline | tr '\\0' ' '": "sleep 100 ",
+		"ip -o -4 addr show eth0 | cut -d' ' -f7": inspect(t, "ex").Network.IP + "/24\n",
+		"head -1 /proc/self/mountinfo | cut -d' ' -f5,9": "/ overlay\n",
+		"grep -c ex /etc/hosts":                          "1\n",
+		"echo $FROM_RUN":                                 "1\n",
+	}
+	for script, want := range checks {
+		if out := must(t, "exec", "ex", "sh", "-c", script); out != want {
+			t.Errorf("exec %q = %q, want %q", script, out, want)
+		}
+	}
+	cgroup := must(t, "exec", "ex", "cat", "/proc/self/cgroup")
+	id := inspect(t, "ex").ID
+	if !strings.Contains(cgroup, "/skiff/"+id) {
+		t.Errorf("exec'd process is not in the container's cgroup:\n%s", cgroup)
+	}
+	ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	if out := must(t, "exec", "ex", "sh", "-c", "readlink /proc/self/ns/mnt"); strings.TrimSpace(out) != ns {
+		t.Errorf("exec'd process mount namespace %q, want %q", out, ns)
+	}
+	if out := must(t, "exec", "-u", "65534:65534", "-w", "/tmp", "-e", "X=y", "ex", "sh", "-c", "id -u; pwd; echo $X"); out != "65534\n/tmp\ny\n" {
+		t.Errorf("exec -u -w -e: %q", out)
+	}
+	if r := skiff(t, "exec", "ex", "no-such-command"); r.status != 127 {
+		t.Errorf("exec of a missing command: status %d", r.status)
+	}
+	if r := skiff(t, "exec", "ex", "sh", "-c", "exit 7"); r.status != 7 {
+		t.Errorf("exec status %d, want 7", r.status)
+	}
+	if out := string(skiffIn(t, []byte("hello\n"), "exec", "-i", "ex", "cat").stdout); out != "hello\n" {
+		t.Errorf("exec -i: %q", out)
+	}
+}
+
+func TestRunOptions(t *testing.T) {
+	vol := t.TempDir()
+	os.WriteFile(filepath.Join(vol, "in"), []byte("from host\n"), 0o644)
+	out := must(t, "run", "--rm", "-u", "65534", "-w", "/work", "-e", "A=b", "-v", vol+":/data", "-v", vol+":/ro:ro",
+		"busybox", "sh", "-c", "id -u; pwd; echo $A; cat /data/in; echo x > /ro/f || echo ro")
+	if out != "65534\n/work\nb\nfrom host\nro\n" {
+		t.Errorf("run options: %q", out)
+	}
+	if r := skiff(t, "run", "--rm", "--read-only", "busybox", "touch", "/x"); r.status == 0 || !strings.Contains(r.stderr, "Read-only") {
+		t.Errorf("--read-only: status %d, %q", r.status, r.stderr)
+	}
+	if out := must(t, "run", "--rm", "--read-only", "busybox", "sh", "-c", "touch /tmp/../dev/shm/ok && echo ok"); out != "ok\n" {
+		t.Errorf("--read-only should leave /dev/shm writable: %q", out)
+	}
+	if out := must(t, "run", "--rm", "--network", "none", "busybox", "sh", "-c", "ip -o link | cut -d: -f2"); strings.TrimSpace(out) != "lo" {
+		t.Errorf("--network none: %q", out)
+	}
+	hostNS, _ := os.Readlink("/proc/self/ns/net")
+	if out := must(t, "run", "--rm", "--network", "host", "busybox", "readlink", "/proc/self/ns/net"); strings.TrimSpace(out) != hostNS {
+		t.Errorf("--network host: the container's network namespace is %q, the host's %q", out, hostNS)
+	}
+}
+
+func TestCgroupMemoryLimitOOMKills(t *testing.T) {
+	r := skiff(t, "run", "--name", "hog", "-m", "16m", "busybox", "tail", "/dev/zero")
+	defer skiff(t, "rm", "hog")
+	if r.status != 137 {
+		t.Fatalf("memory hog: status %d, want 137 (stderr %q)", r.status, r.stderr)
+	}
+	if !inspect(t, "hog").State.OOMKilled {
+		t.Error("inspect does not say oomKilled")
+	}
+	if ps := must(t, "ps", "-a"); !strings.Contains(ps, "OOM killed") {
+		t.Errorf("ps -a:\n%s", ps)
+	}
+}
+
+func TestCgroupLimitsAndStats(t *testing.T) {
+	detached(t, "lim", "-m", "64m", "--cpus", "0.5", "--pids-limit", "20", "busybox", "sleep", "100")
+	info := inspect(t, "lim")
+	files := map[string]string{}
+	for _, dir := range info.Cgroup {
+		for _, f := range []string{"memory.max", "cpu.max", "pids.max", "memory.limit_in_bytes", "cpu.cfs_quota_us"} {
+			if data, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
+				files[f] = strings.TrimSpace(string(data))
+			}
+		}
+	}
+	if files["memory.max"] != "67108864" && files["memory.limit_in_bytes"] != "67108864" {
+		t.Errorf("memory limit not written: %v", files)
+	}
+	if files["cpu.max"] != "50000 100000" && files["cpu.cfs_quota_us"] != "50000" {
+		t.Errorf("cpu limit not written: %v", files)
+	}
+	if files["pids.max"] != "20" {
+		t.Errorf("pids limit not written: %v", files)
+	}
+	stats := must(t, "stats", "lim")
+	if !strings.Contains(stats, "64.0 MiB") || !strings.Contains(stats, "\n"+"lim ") {
+		t.Errorf("stats:\n%s", stats)
+	}
+}
+
+// TestPod: a pause container holds the namespaces, a sidecar serves on its
+// localhost, a client reaches it there and sees its processes.
+func TestPod(t *testing.T) {
+	detached(t, "pause", "busybox", "sleep", "1000")
+	www := t.TempDir()
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("pod says hi\n"), 0o644)
+	detached(t, "web", "--network", "container:pause", "--ipc", "container:pause", "--pid", "container:pause",
+		"-v", www+":/www", "busybox", "httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/www")
+	time.Sleep(300 * time.Millisecond)
+	out := must(t, "run", "--rm", "--network", "container:pause", "--pid", "container:pause", "busybox", "sh", "-c",
+		"wget -q -O - http://127.0.0.1:8080/; ps -o comm | sort | tr '\\n' ' '")
+	if !strings.HasPrefix(out, "pod says hi\n") || !strings.Contains(out, "httpd") || !strings.Contains(out, "sleep") {
+		t.Errorf("pod: %q", out)
+	}
+	pausePid, webPid := pidOf(t, "pause"), pidOf(t, "web")
+	for _, ns := range []string{"net", "ipc", "pid"} {
+		a, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pausePid, ns))
+		b, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", webPid, ns))
+		if a != b {
+			t.Errorf("web does not share pause's %s namespace", ns)
+		}
+	}
+}
+
+func TestNetworksByName(t *testing.T) {
+	must(t, "network", "create", "--subnet", "10.123.0.0/24", "testnet")
+	defer skiff(t, "network", "rm", "testnet")
+	detached(t, "alpha", "--network", "testnet", "busybox", "sleep", "100")
+	if ip := inspect(t, "alpha").Network.IP; !strings.HasPrefix(ip, "10.123.0.") {
+		t.Errorf("alpha's address %s is not on testnet", ip)
+	}
+	if r := skiff(t, "run", "--rm", "--network", "testnet", "busybox", "ping", "-c", "1", "-W", "5", "alpha"); r.status != 0 {
+		t.Errorf("ping alpha by name: %d %s %s", r.status, r.stdout, r.stderr)
+	}
+	if ls := must(t, "network", "ls"); !strings.Contains(ls, "testnet") || !strings.Contains(ls, "10.123.0.0/24") {
+		t.Errorf("network ls:\n%s", ls)
+	}
+	if r := skiff(t, "network", "rm", "testnet"); r.status == 0 {
+		t.Error("removed a network in use")
+	}
+}
+
+func TestPublishedPort(t *testing.T) {
+	www := t.TempDir()
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("published\n"), 0o644)
+	detached(t, "pub", "-p", "8081:80", "-v", www+":/www", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	for _, url := range []string{"http://127.0.0.1:8081/", "http://10.77.0.1:8081/"} {
+		var body string
+		for try := 0; try < 50 && body == ""; try++ {
+			if resp, err := http.Get(url); err == nil {
+				data, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				body = string(data)
+			} else {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		if body != "published\n" {
+			t.Errorf("GET %s = %q", url, body)
+		}
+	}
+	if r := skiff(t, "run", "--rm", "-p", "8081:80", "busybox", "true"); r.status != 125 || !strings.Contains(r.stderr, "already published") {
+		t.Errorf("a second container on port 8081: status %d, %q", r.status, r.stderr)
+	}
+}
+
+// TestConcurrentRuns: 50 containers at once on one network, each with an
+// address of its own, and nothing left afterwards.
+func TestConcurrentRuns(t *testing.T) {
+	before := hostMounts(t)
+	var wg sync.WaitGroup
+	ips := make(chan string, 50)
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := skiff(t, "run", "--rm", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | cut -d' ' -f7")
+			ips <- strings.TrimSpace(r.stdout) + r.stderr
+		}()
+	}
+	wg.Wait()
+	close(ips)
+	seen := map[string]bool{}
+	for ip := range ips {
+		if !strings.HasPrefix(ip, "10.77.0.") || seen[ip] {
+			t.Errorf("address %q missing or given twice", ip)
+		}
+		seen[ip] = true
+	}
+	assertNothingLeft(t, before)
+}
+
+// TestMonitorKilled: the monitor of a detached container is killed with
+// SIGKILL. ps still tells the truth, and rm -f recovers everything.
+func TestMonitorKilled(t *testing.T) {
+	before := hostMounts(t)
+	must(t, "run", "-d", "--name", "orphan", "-p", "8082:80", "busybox", "sleep", "100")
+	syscall.Kill(inspect(t, "orphan").State.MonitorPid, syscall.SIGKILL)
+	time.Sleep(200 * time.Millisecond)
+	if ps := must(t, "ps"); !strings.Contains(ps, "orphan") {
+		t.Errorf("the container died with its monitor:\n%s", ps)
+	}
+	syscall.Kill(pidOf(t, "orphan"), syscall.SIGKILL)
+	time.Sleep(200 * time.Millisecond)
+	if ps := must(t, "ps", "-a"); !strings.Contains(ps, "Dead") {
+		t.Errorf("ps -a does not show the container dead:\n%s", ps)
+	}
+	must(t, "rm", "-f", "orphan")
+	assertNothingLeft(t, before)
+}
+
+func TestInitReapsAndForwards(t *testing.T) {
+	out := must(t, "run", "--rm", "--init", "busybox", "sh", "-c", "test $$ != 1 && cat /proc/1/comm")
+	if out != "skiff\n" {
+		t.Errorf("with --init, PID 1 is skiff's init and the command another process: %q", out)
+	}
+	detached(t, "inited", "--init", "busybox", "sleep", "100")
+	start := time.Now()
+	must(t, "stop", "-t", "5", "inited")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("stop took %v: --init should forward SIGTERM to sleep, which then dies at once", d)
+	}
+	if ps := must(t, "ps", "-a"); !strings.Contains(ps, "Exited (143)") {
+		t.Errorf("ps -a:\n%s", ps)
+	}
+}
