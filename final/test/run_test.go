@@ -124,9 +124,9 @@ func TestExec(t *testing.T) {
 	detached(t, "ex", "--hostname", "exhost", "-e", "FROM_RUN=1", "busybox", "sleep", "100")
 	pid := pidOf(t, "ex")
 	checks := map[string]string{
-		"hostname":                          "exhost\n",
-		"cat /proc/1/cmdline | tr '\\0' ' '": "sleep 100 ",
-		"ip -o -4 addr show eth0 | cut -d' ' -f7": inspect(t, "ex").Network.IP + "/24\n",
+		"hostname":                                       "exhost\n",
+		"cat /proc/1/cmdline | tr '\\0' ' '":             "sleep 100 ",
+		"ip -o -4 addr show eth0 | cut -d' ' -f7":        inspect(t, "ex").Network.IP + "/24\n",
 		"head -1 /proc/self/mountinfo | cut -d' ' -f5,9": "/ overlay\n",
 		"grep -c ex /etc/hosts":                          "1\n",
 		"echo $FROM_RUN":                                 "1\n",

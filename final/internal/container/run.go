@@ -278,8 +278,8 @@ func copyFile(src, dst string) {
 // childPipes are the channels between the runtime and init, passed as
 // file descriptors 3, 4 and 5 (see package initproc).
 type childPipes struct {
-	sync, syncChild      *os.File // runtime → init: "go on"
-	errors, errorsChild  *os.File // init → runtime: what failed, EOF on exec
+	sync, syncChild       *os.File // runtime → init: "go on"
+	errors, errorsChild   *os.File // init → runtime: what failed, EOF on exec
 	console, consoleChild *os.File // init → runtime: the pty master
 }
 
