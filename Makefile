@@ -16,7 +16,7 @@ export CGO_ENABLED := 0
 # lesson_dir maps "03" to the lesson's folder, e.g. lesson-03-pid.
 lesson_dir = $(or $(wildcard lesson-$(1)-*),$(error no lesson folder matches lesson-$(1)-*))
 
-.PHONY: all deps build rootfs docs test vet clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
+.PHONY: all deps build rootfs docs test vet bench clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
 
 all: build
 
@@ -90,6 +90,11 @@ vet:
 test: build rootfs vet
 	$(GO) test -count=1 -timeout 5m $(addprefix ./,$(addsuffix /...,$(filter-out vm,$(MODULES))))
 	$(GO) test -count=1 -timeout 20m -v ./vm/... | grep -v '^=== \(RUN\|PAUSE\|CONT\)'; exit $${PIPESTATUS[0]}
+
+# bench compares skiff with runc and crun (final/bench/bench.sh); not part
+# of make test.
+bench: build
+	@bash final/bench/bench.sh
 
 clean:
 	rm -rf bin $(CACHE)

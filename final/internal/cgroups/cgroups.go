@@ -46,6 +46,7 @@ type Manager interface {
 	Version() int
 	Paths() []string
 	Set(Resources) error
+	// Join moves a whole process into the cgroup.
 	Join(pid int) error
 	Procs() ([]int, error)
 	Stats() (Stats, error)
@@ -182,4 +183,14 @@ func killAll(dir string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// OpenForClone opens a v2 cgroup folder for clone3's CLONE_INTO_CGROUP:
+// the child is born in the cgroup, with no migration at all.
+func OpenForClone(dir string) (*os.File, error) {
+	f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	return f, nil
 }

@@ -92,6 +92,14 @@ func (r *Runtime) start(c *Container, stdio IO) (*Process, error) {
 	cmd := exec.Command(r.Exe, append(r.ExeArgs, "init", c.Dir)...)
 	cmd.ExtraFiles = child.files()
 	cmd.SysProcAttr = &unix.SysProcAttr{Cloneflags: cloneFlags(c.Config)}
+	if cg.Version() == 2 { // init is born in its cgroup; on v1 it moves there below
+		dir, err := cgroups.OpenForClone(cg.Paths()[0])
+		if err != nil {
+			return nil, err
+		}
+		defer dir.Close()
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
+	}
 	if !c.Config.Process.Terminal {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	}
@@ -130,10 +138,13 @@ func (r *Runtime) start(c *Container, stdio IO) (*Process, error) {
 }
 
 // setUpOutside does what only the runtime can do from outside: the
-// cgroup, which init must be in before it runs anything, and the network.
+// cgroup on v1, which init must be in before it runs anything, and the
+// network.
 func (r *Runtime) setUpOutside(c *Container, cg cgroups.Manager) error {
-	if err := cg.Join(c.State.Pid); err != nil {
-		return err
+	if cg.Version() == 1 {
+		if err := cg.Join(c.State.Pid); err != nil {
+			return err
+		}
 	}
 	switch c.Config.Network.Mode {
 	case "bridge":
@@ -151,8 +162,6 @@ func (r *Runtime) setUpOutside(c *Container, cg cgroups.Manager) error {
 			return err
 		}
 		c.State.IP, c.State.HostVeth = a.IP, a.HostVeth
-	case "none":
-		return network.SetupLoopback(c.State.Pid)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"skiff/internal/caps"
 	"skiff/internal/container"
+	"skiff/internal/network"
 	"skiff/internal/rootfs"
 	"skiff/internal/terminal"
 )
@@ -57,6 +58,11 @@ func run(dir string, errs *os.File) error {
 	}
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 		return fmt.Errorf("sethostname %s: %w", cfg.Hostname, err)
+	}
+	if cfg.Network.Mode == "none" {
+		if err := network.LoopbackUp(); err != nil {
+			return err
+		}
 	}
 	if cfg.Process.Terminal {
 		if err := attachTerminal(); err != nil {

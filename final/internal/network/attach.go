@@ -72,15 +72,17 @@ func (s *Store) Detach(n *Network, id string, a *Attachment) {
 	s.WriteHosts(n)
 }
 
-// SetupLoopback brings lo up in the namespace of pid: --network none.
-func SetupLoopback(pid int) error {
-	return inNamespace(pid, func(h *netlink.Handle) error {
-		lo, err := h.LinkByName("lo")
-		if err == nil {
-			err = h.LinkSetUp(lo)
-		}
-		return err
-	})
+// LoopbackUp brings lo up in the caller's own network namespace: what a
+// container with --network none gets.
+func LoopbackUp() error {
+	lo, err := netlink.LinkByName("lo")
+	if err == nil {
+		err = netlink.LinkSetUp(lo)
+	}
+	if err != nil {
+		return fmt.Errorf("ip link set lo up: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) ensureBridge(n *Network) (netlink.Link, error) {

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# make bench: start-to-exit latency of a container running /bin/true, for
+# skiff, runc and crun on the same busybox rootfs, in one hyperfine run,
+# then skiff with a bridge network. Needs root; installs runc, crun and
+# hyperfine from Debian's packages when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[ "$(id -u)" = 0 ] || { echo "make bench needs root (runc, crun and skiff create namespaces and cgroups)"; exit 1; }
+missing=""
+for tool in runc crun hyperfine python3; do command -v $tool >/dev/null || missing="$missing $tool"; done
+if [ -n "$missing" ]; then
+	echo "bench: installing$missing"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+runs=${RUNS:-60}
+work=$(mktemp -d /tmp/skiff-bench.XXXXXX)
+trap 'cleanup' EXIT
+cleanup() {
+	runc delete -f bench-runc >/dev/null 2>&1 || true
+	umount "$work/mntns" 2>/dev/null || true
+	bin/skiff --root "$work/run" --data-root "$work/lib" system prune >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+
+# One OCI bundle, as `runc spec` makes it, running /bin/true read-only.
+mkdir -p "$work/bundle"
+cp -a .cache/rootfs "$work/bundle/rootfs"
+(cd "$work/bundle" && runc spec)
+python3 - "$work/bundle/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["ociVersion"] = "1.0.2"            # crun 1.8 rejects newer versions
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+c["root"]["readonly"] = True
+c["linux"]["cgroupsPath"] = "/bench-oci"
+json.dump(c, open(p, "w"), indent=2)
+PY
+
+skiff="bin/skiff --root $work/run --data-root $work/lib"
+$skiff import .cache/rootfs busybox >/dev/null
+$skiff run --rm busybox true # create the default network and bridge once
+
+# crun 1.8 refuses the hybrid cgroup layout because of the cgroup2 mount
+# at /sys/fs/cgroup/unified. Run everything inside a private mount
+# namespace in which that mount is gone; the host is not touched.
+touch "$work/mntns"
+unshare --mount="$work/mntns" --propagation private sh -c "umount /sys/fs/cgroup/unified 2>/dev/null || true"
+in_ns="nsenter --mount=$work/mntns"
+
+echo "bench: $runs runs each, after 3 warm-up runs (hyperfine -N)"
+$in_ns hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/none.json" \
+	-n "skiff --network none" "$(pwd)/$skiff run --rm --network none busybox true" \
+	-n "runc run" "runc run --bundle $work/bundle bench-runc" \
+	-n "crun run" "crun run --bundle $work/bundle bench-crun" >/dev/null
+$in_ns hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/bridge.json" \
+	-n "skiff (bridge)" "$(pwd)/$skiff run --rm busybox true" >/dev/null
+
+python3 - "$work/none.json" "$work/bridge.json" <<'PY'
+import json, sys
+rows = []
+for f in sys.argv[1:]:
+    rows += json.load(open(f))["results"]
+ms = {r["command"]: r["median"] * 1000 for r in rows}
+print(f"{'command':<24}{'median ms':>10}{'min ms':>9}")
+for r in rows:
+    print(f"{r['command']:<24}{r['median']*1000:>10.2f}{r['min']*1000:>9.2f}")
+s, runc, crun, br = ms["skiff --network none"], ms["runc run"], ms["crun run"], ms["skiff (bridge)"]
+print()
+print(f"runc / skiff: {runc/s:.2f}x   (target: 3x or more)")
+print(f"crun / skiff: {crun/s:.2f}x   (target: 1x or more)")
+print(f"skiff with a bridge network: {br:.2f} ms median (target: under 15 ms)")
+PY
