@@ -79,6 +79,7 @@ shell-%: build rootfs
 # docs rewrites the generated parts of docs/*.md: the diffs between
 # lessons and each demo's transcript, run in the VM.
 docs: build rootfs
+	@bin/skiff reference > docs/skiff.md
 	@bin/vm --cache $(CACHE) docs --transcripts $(CURDIR)
 
 vet:

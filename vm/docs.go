@@ -114,7 +114,11 @@ func vmTranscript(c cache, root string) transcriptFunc {
 	return func(lesson string) (string, error) {
 		g := guest{rootfs: c.path("rootfs"), cgroup: "v2", mode: "demo",
 			demo: filepath.Join(root, lesson, "demo.sh")}
-		g.bins, _ = filepath.Glob(filepath.Join(root, "bin", lesson+"*"))
+		binGlob := lesson + "*"
+		if lesson == "final" {
+			binGlob = "skiff"
+		}
+		g.bins, _ = filepath.Glob(filepath.Join(root, "bin", binGlob))
 		vmlinux, err := g.prepare(c, "", "")
 		if err != nil {
 			return "", err

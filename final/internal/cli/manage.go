@@ -143,7 +143,7 @@ func stopCommand() *cli.Command {
 					return err
 				}
 				c.WaitExited(5 * time.Second)
-				fmt.Println(cmd.Args().First())
+				fmt.Println(c.Config.Name)
 				return nil
 			})
 		}),
@@ -164,7 +164,13 @@ func killCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return eachContainer(cmd, e, func(c *container.Container) error { return c.Kill(sig) })
+			return eachContainer(cmd, e, func(c *container.Container) error {
+				if err := c.Kill(sig); err != nil {
+					return err
+				}
+				fmt.Println(c.Config.Name)
+				return nil
+			})
 		}),
 	}
 }
@@ -199,7 +205,11 @@ func rmCommand() *cli.Command {
 				return err
 			}
 			return eachContainer(cmd, e, func(c *container.Container) error {
-				return e.runtime.Remove(c, cmd.Bool("force"))
+				if err := e.runtime.Remove(c, cmd.Bool("force")); err != nil {
+					return err
+				}
+				fmt.Println(c.Config.Name)
+				return nil
 			})
 		}),
 	}
