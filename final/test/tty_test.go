@@ -92,7 +92,7 @@ func TestRunInteractiveTerminal(t *testing.T) {
 }
 
 func TestExecInteractiveTerminal(t *testing.T) {
-	detached(t, "ttyhost", "busybox", "sleep", "100")
+	detached(t, "ttyhost", "--hostname", "ttyhost", "busybox", "sleep", "100")
 	c, cmd := startConsole(t, "exec", "-it", "ttyhost", "sh")
 	c.input("tty; hostname; exit 3\r")
 	c.expect("ttyhost", 20*time.Second)

@@ -101,10 +101,7 @@ func logsCommand() *cli.Command {
 		ArgsUsage: "NAME",
 		Flags:     []cli.Flag{&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing until the container exits"}},
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
-			if err := needArgs(cmd, 1, "[-f] NAME"); err != nil {
-				return err
-			}
-			c, err := e.containers.Get(cmd.Args().First())
+			c, err := e.namedContainer(cmd, "[-f] NAME")
 			if err != nil {
 				return err
 			}
@@ -215,6 +212,14 @@ func rmCommand() *cli.Command {
 	}
 }
 
+// namedContainer is the container the first argument names.
+func (e *env) namedContainer(cmd *cli.Command, usage string) (*container.Container, error) {
+	if err := needArgs(cmd, 1, usage); err != nil {
+		return nil, err
+	}
+	return e.containers.Get(cmd.Args().First())
+}
+
 // eachContainer runs f for every NAME argument, going on after errors and
 // printing them; it fails if any did.
 func eachContainer(cmd *cli.Command, e *env, f func(*container.Container) error) error {
@@ -261,10 +266,7 @@ func inspectCommand() *cli.Command {
 		Usage:     "print a container's configuration and state as JSON",
 		ArgsUsage: "NAME",
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
-			if err := needArgs(cmd, 1, "NAME"); err != nil {
-				return err
-			}
-			c, err := e.containers.Get(cmd.Args().First())
+			c, err := e.namedContainer(cmd, "NAME")
 			if err != nil {
 				return err
 			}
@@ -295,10 +297,7 @@ func statsCommand() *cli.Command {
 		Usage:     "print a container's memory, CPU and process counts, read from its cgroup",
 		ArgsUsage: "NAME",
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
-			if err := needArgs(cmd, 1, "NAME"); err != nil {
-				return err
-			}
-			c, err := e.containers.Get(cmd.Args().First())
+			c, err := e.namedContainer(cmd, "NAME")
 			if err != nil {
 				return err
 			}
