@@ -213,7 +213,14 @@ func configureContainerSide(pid int, ip net.IP) error {
 //	  chain output { type nat hook output priority dstnat
 //	    fib daddr type local tcp dport HOST dnat to IP:CTR  # from this host itself
 //	  }
+//	  chain guard { type filter hook prerouting priority raw
+//	    iifname "cfs0" ip daddr 127.0.0.0/8 drop  # see below
+//	  }
 //	}
+//
+// The guard matters: route_localnet, which lets published ports answer on
+// 127.0.0.1, would otherwise let a container reach the host's services
+// that listen on loopback only (CVE-2020-8558).
 func addNATRules(id string, ip net.IP, ports []port) error {
 	conn, err := nftables.New()
 	if err != nil {
@@ -227,6 +234,9 @@ func addNATRules(id string, ip net.IP, ports []port) error {
 	rule := func(c *nftables.Chain, exprs ...[]expr.Any) {
 		conn.AddRule(&nftables.Rule{Table: table, Chain: c, Exprs: concat(exprs...)})
 	}
+	guard := conn.AddChain(&nftables.Chain{Name: "guard", Table: table, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRaw})
+	rule(guard, matchIifname(), matchLoopbackDestination(), drop())
 	rule(post, matchIP(12, ip), matchOifname(expr.CmpOpNeq), masquerade())
 	if len(ports) > 0 {
 		rule(post, matchIP(16, ip), matchOifname(expr.CmpOpEq), matchDNATed(), masquerade())
@@ -266,6 +276,27 @@ func matchOifname(op expr.CmpOp) []expr.Any {
 		&expr.Cmp{Op: op, Register: 1, Data: name},
 	}
 }
+
+// matchIifname matches packets coming in from the bridge.
+func matchIifname() []expr.Any {
+	name := make([]byte, unix.IFNAMSIZ)
+	copy(name, bridgeName)
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: name},
+	}
+}
+
+// matchLoopbackDestination matches packets for 127.0.0.0/8.
+func matchLoopbackDestination() []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte{255, 0, 0, 0}, Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{127, 0, 0, 0}},
+	}
+}
+
+func drop() []expr.Any { return []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}} }
 
 // matchDNATed matches connections whose destination was rewritten.
 func matchDNATed() []expr.Any {

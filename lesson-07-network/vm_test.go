@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
 )
 
@@ -928,6 +929,39 @@ func TestNetworkBadPublish(t *testing.T) {
 			t.Errorf("-p %s: status %d, stderr %q", spec, status, errOut)
 		}
 	}
+}
+
+// TestNetworkGuardsTheHostsLoopback: route_localnet is on for the bridge,
+// so the container's table must drop packets from the bridge to
+// 127.0.0.0/8 before routing (CVE-2020-8558).
+func TestNetworkGuardsTheHostsLoopback(t *testing.T) {
+	rootfs, _ := newRootfs(t)
+	startLesson(t, "sleep", "run", rootfs, "sleep", "30")
+	conn, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chains, err := conn.ListChains()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range chains {
+		if c.Name != "guard" || !strings.HasPrefix(c.Table.Name, "cfs-") {
+			continue
+		}
+		if c.Hooknum == nil || *c.Hooknum != *nftables.ChainHookPrerouting || *c.Priority != *nftables.ChainPriorityRaw {
+			t.Fatalf("the guard chain is not at prerouting, priority raw")
+		}
+		rules, err := conn.GetRules(c.Table, c)
+		if err != nil || len(rules) != 1 {
+			t.Fatalf("guard rules: %v, %v", rules, err)
+		}
+		if v, ok := rules[0].Exprs[len(rules[0].Exprs)-1].(*expr.Verdict); !ok || v.Kind != expr.VerdictDrop {
+			t.Fatalf("the guard rule does not drop: %#v", rules[0].Exprs)
+		}
+		return
+	}
+	t.Fatal("no guard chain in the container's nftables table")
 }
 
 // TestNetworkNothingLeftBehind runs last: after every container above,

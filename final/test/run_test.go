@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 )
 
 func TestRunExitStatuses(t *testing.T) {
@@ -283,6 +286,9 @@ func TestPublishedPort(t *testing.T) {
 			t.Errorf("GET %s = %q", url, body)
 		}
 	}
+	if !hasGuardChain(t) {
+		t.Error("no guard chain: route_localnet would open the host's loopback to containers")
+	}
 	if r := skiff(t, "run", "--rm", "-p", "8081:80", "busybox", "true"); r.status != 125 || !strings.Contains(r.stderr, "already published") {
 		t.Errorf("a second container on port 8081: status %d, %q", r.status, r.stderr)
 	}
@@ -347,4 +353,24 @@ func TestInitReapsAndForwards(t *testing.T) {
 	if ps := must(t, "ps", "-a"); !strings.Contains(ps, "Exited (143)") {
 		t.Errorf("ps -a:\n%s", ps)
 	}
+}
+
+// hasGuardChain: a container's nftables table drops packets from the
+// bridge to 127.0.0.0/8 at prerouting, priority raw.
+func hasGuardChain(t *testing.T) bool {
+	conn, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chains, _ := conn.ListChains()
+	for _, c := range chains {
+		if c.Name == "guard" && strings.HasPrefix(c.Table.Name, "skiff-") && *c.Priority == *nftables.ChainPriorityRaw {
+			rules, _ := conn.GetRules(c.Table, c)
+			if len(rules) == 1 {
+				v, ok := rules[0].Exprs[len(rules[0].Exprs)-1].(*expr.Verdict)
+				return ok && v.Kind == expr.VerdictDrop
+			}
+		}
+	}
+	return false
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v3"
 
@@ -37,7 +38,8 @@ func Main(args []string) int {
 		}
 		return status.Code
 	}
-	fmt.Fprintln(os.Stderr, "skiff:", err)
+	// One line, whatever the libraries below put in their messages.
+	fmt.Fprintln(os.Stderr, "skiff:", strings.ReplaceAll(err.Error(), "\n", "; "))
 	return container.ExitRuntime
 }
 

@@ -24,7 +24,14 @@ import (
 //	  chain output { type nat hook output priority dstnat
 //	    fib daddr type local tcp dport HOST dnat to IP:CTR
 //	  }
+//	  chain guard { type filter hook prerouting priority raw
+//	    iifname BRIDGE ip daddr 127.0.0.0/8 drop
+//	  }
 //	}
+//
+// The guard matters: route_localnet, set on the bridge so that published
+// ports answer on 127.0.0.1, would otherwise let a container reach the
+// host's services that listen on loopback only (CVE-2020-8558).
 func natTable(id string) *nftables.Table {
 	return &nftables.Table{Name: "skiff-" + id[:12], Family: nftables.TableFamilyIPv4}
 }
@@ -45,6 +52,10 @@ func addNATRules(id string, ip net.IP, n *Network, ports []Port) error {
 		}
 		conn.AddRule(&nftables.Rule{Table: table, Chain: c, Exprs: all})
 	}
+	guard := conn.AddChain(&nftables.Chain{Name: "guard", Table: table, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRaw})
+	rule(guard, matchIfname(expr.MetaKeyIIFNAME, n.Bridge, expr.CmpOpEq), matchLoopbackDestination(),
+		[]expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}})
 	post := chain("postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
 	rule(post, matchIP(12, ip), matchOifname(n.Bridge, expr.CmpOpNeq), masquerade())
 	if len(ports) > 0 {
@@ -108,11 +119,26 @@ func matchIP(offset uint32, ip net.IP) []expr.Any {
 }
 
 func matchOifname(bridge string, op expr.CmpOp) []expr.Any {
+	return matchIfname(expr.MetaKeyOIFNAME, bridge, op)
+}
+
+// matchIfname compares the incoming (IIFNAME) or outgoing (OIFNAME)
+// interface's name.
+func matchIfname(key expr.MetaKey, bridge string, op expr.CmpOp) []expr.Any {
 	name := make([]byte, unix.IFNAMSIZ)
 	copy(name, bridge)
 	return []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+		&expr.Meta{Key: key, Register: 1},
 		&expr.Cmp{Op: op, Register: 1, Data: name},
+	}
+}
+
+// matchLoopbackDestination matches packets for 127.0.0.0/8.
+func matchLoopbackDestination() []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte{255, 0, 0, 0}, Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{127, 0, 0, 0}},
 	}
 }
 
