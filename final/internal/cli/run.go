@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -98,7 +99,7 @@ func (e *env) configFromFlags(cmd *cli.Command) (container.Config, error) {
 	if cfg.Process, err = processFromFlags(cmd, img.config); err != nil {
 		return cfg, err
 	}
-	if cfg.Hostname = cmd.String("hostname"); cfg.Hostname != "" && !validHostname.MatchString(cfg.Hostname) {
+	if cfg.Hostname = cmd.String("hostname"); cfg.Hostname != "" && !validHostname().MatchString(cfg.Hostname) {
 		return cfg, fmt.Errorf("invalid hostname %q", cfg.Hostname)
 	}
 	for _, spec := range cmd.StringSlice("volume") {
@@ -126,7 +127,9 @@ func (e *env) configFromFlags(cmd *cli.Command) (container.Config, error) {
 	return cfg, nil
 }
 
-var validHostname = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})?)*$`)
+var validHostname = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})?)*$`)
+})
 
 // resolved is the root filesystem a container runs from.
 type resolved struct {
@@ -279,11 +282,11 @@ func limitsFromFlags(cmd *cli.Command) (cgroups.Resources, error) {
 	return r, r.Validate(runtime.NumCPU())
 }
 
-var sizePattern = regexp.MustCompile(`^(?i)(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$`)
+var sizePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?i)(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$`) })
 
 // parseSize reads sizes as Docker writes them: 512k, 64m, 1.5g, 1024.
 func parseSize(s string) (int64, error) {
-	m := sizePattern.FindStringSubmatch(s)
+	m := sizePattern().FindStringSubmatch(s)
 	if m == nil {
 		return 0, errors.New("want a size such as 64m, 512k or 1g")
 	}

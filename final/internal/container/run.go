@@ -186,7 +186,9 @@ func (r *Runtime) Wait(c *Container, p *Process) int {
 
 // Cleanup takes down everything set up for the container outside it: its
 // processes, cgroup and network. Every step tolerates what is already
-// gone, so that `rm -f` can finish the job of a runtime that died.
+// gone, so that `rm -f` can finish the job of a runtime that died. Killing
+// the processes first also ends the container's namespaces, and with its
+// network namespace the kernel deletes its veth pair.
 func (r *Runtime) Cleanup(c *Container) {
 	unlock, err := c.Lock()
 	if err == nil {

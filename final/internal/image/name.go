@@ -4,15 +4,21 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
+// Compiled on first use: every skiff process, the container's init too,
+// would otherwise pay for them at start-up.
+//
 // The grammar of Docker's image references, without digests:
 //
 //	[HOST[:PORT]/]COMPONENT[/COMPONENT]...[:TAG]
 var (
-	componentPattern = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
-	hostPattern      = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$`)
-	tagPattern       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	componentPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`) })
+	hostPattern      = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$`)
+	})
+	tagPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`) })
 )
 
 const maxRepoLength = 255
@@ -32,13 +38,13 @@ func NormalizeName(name string) (string, error) {
 		return bad("digests are not supported, use a tag")
 	}
 	host, rest := splitHost(name)
-	if host != "" && !hostPattern.MatchString(host) {
+	if host != "" && !hostPattern().MatchString(host) {
 		return bad("%q is not a valid registry host[:port]", host)
 	}
 	repo, tag := rest, "latest"
 	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
 		repo, tag = rest[:i], rest[i+1:]
-		if !tagPattern.MatchString(tag) {
+		if !tagPattern().MatchString(tag) {
 			return bad("tag %q must be 1 to 128 of A-Z a-z 0-9 _ . - and not start with . or -", tag)
 		}
 	}
@@ -47,8 +53,8 @@ func NormalizeName(name string) (string, error) {
 	}
 	for _, component := range strings.Split(repo, "/") {
 		switch {
-		case componentPattern.MatchString(component):
-		case componentPattern.MatchString(strings.ToLower(component)):
+		case componentPattern().MatchString(component):
+		case componentPattern().MatchString(strings.ToLower(component)):
 			return bad("the repository name must be lowercase")
 		case component == "":
 			return bad("empty path component (a leading, trailing or double /)")

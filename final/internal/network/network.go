@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -38,7 +39,7 @@ type Network struct {
 // Store is the folder of networks.
 type Store struct{ Root string }
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`) })
 
 // Get returns a network; the default one is made on first use.
 func (s *Store) Get(name string) (*Network, error) {
@@ -58,7 +59,7 @@ func (s *Store) Get(name string) (*Network, error) {
 
 // Create makes a network with the subnet given, or the next free 10.77.N.0/24.
 func (s *Store) Create(name, subnet string) (*Network, error) {
-	if !validName.MatchString(name) {
+	if !validName().MatchString(name) {
 		return nil, fmt.Errorf("invalid network name %q", name)
 	}
 	if err := os.MkdirAll(s.Root, 0o755); err != nil {
