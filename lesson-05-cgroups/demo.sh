@@ -1,6 +1,7 @@
-# Lesson 05: cgroups. Which layout does this machine have? cgroup2fs is
-# v2, one unified tree; tmpfs means v1, one hierarchy per controller below.
-stat -fc %T /sys/fs/cgroup
+# Lesson 05: cgroups. Which layout does this machine have? The magic number
+# of the filesystem at /sys/fs/cgroup tells: 63677270 ("cgrp") is cgroup v2,
+# one unified tree; 1021994 is a tmpfs: v1, one hierarchy per controller.
+stat -fc %t /sys/fs/cgroup
 
 # --verbose shows that a cgroup is a folder and a limit is a file:
 lesson-05-cgroups run --verbose --memory 64M --cpus 0.5 --pids 20 $ROOTFS cat /proc/self/cgroup
