@@ -364,11 +364,12 @@ func hasGuardChain(t *testing.T) bool {
 	}
 	chains, _ := conn.ListChains()
 	for _, c := range chains {
-		if c.Name == "guard" && strings.HasPrefix(c.Table.Name, "skiff-") && *c.Priority == *nftables.ChainPriorityRaw {
+		if c.Name == "guard" && c.Table.Name == "skiff" && *c.Priority == *nftables.ChainPriorityRaw {
 			rules, _ := conn.GetRules(c.Table, c)
-			if len(rules) == 1 {
-				v, ok := rules[0].Exprs[len(rules[0].Exprs)-1].(*expr.Verdict)
-				return ok && v.Kind == expr.VerdictDrop
+			for _, r := range rules {
+				if v, ok := r.Exprs[len(r.Exprs)-1].(*expr.Verdict); ok && v.Kind == expr.VerdictDrop && string(r.UserData) == "guard skiff0" {
+					return true
+				}
 			}
 		}
 	}
