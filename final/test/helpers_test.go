@@ -16,9 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
-
-	"skiff/internal/network"
 )
 
 var roots []string // --root DIR --data-root DIR, shared by all tests
@@ -146,8 +145,13 @@ func assertNothingLeft(t *testing.T, mountsBefore string) {
 				left = append(left, "link "+l.Attrs().Name)
 			}
 		}
-		for _, id := range network.NATRuleOwners() {
-			left = append(left, "NAT rules of "+id)
+		if conn, err := nftables.New(); err == nil {
+			tables, _ := conn.ListTables()
+			for _, tb := range tables {
+				if strings.HasPrefix(tb.Name, "skiff-") {
+					left = append(left, "nft table "+tb.Name)
+				}
+			}
 		}
 		ips, _ := filepath.Glob(filepath.Join(roots[3], "networks", "*", "ips", "*"))
 		ports, _ := filepath.Glob(filepath.Join(roots[3], "networks", "ports", "*"))

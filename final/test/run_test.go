@@ -68,6 +68,9 @@ func TestRunIsolation(t *testing.T) {
 	if r := skiff(t, "exec", "iso", "mount", "-t", "tmpfs", "x", "/mnt"); r.status == 0 {
 		t.Error("mount succeeded inside: CAP_SYS_ADMIN was not dropped")
 	}
+	if r := skiff(t, "exec", "iso", "mknod", "/tmp/kmsg", "c", "1", "11"); r.status == 0 {
+		t.Error("mknod succeeded inside: a container could open host devices")
+	}
 	if out := must(t, "exec", "iso", "cat", "/proc/kcore"); out != "" {
 		t.Error("/proc/kcore is not masked")
 	}
@@ -364,12 +367,11 @@ func hasGuardChain(t *testing.T) bool {
 	}
 	chains, _ := conn.ListChains()
 	for _, c := range chains {
-		if c.Name == "guard" && c.Table.Name == "skiff" && *c.Priority == *nftables.ChainPriorityRaw {
+		if c.Name == "guard" && strings.HasPrefix(c.Table.Name, "skiff-") && *c.Priority == *nftables.ChainPriorityRaw {
 			rules, _ := conn.GetRules(c.Table, c)
-			for _, r := range rules {
-				if v, ok := r.Exprs[len(r.Exprs)-1].(*expr.Verdict); ok && v.Kind == expr.VerdictDrop && string(r.UserData) == "guard skiff0" {
-					return true
-				}
+			if len(rules) == 1 {
+				v, ok := rules[0].Exprs[len(rules[0].Exprs)-1].(*expr.Verdict)
+				return ok && v.Kind == expr.VerdictDrop
 			}
 		}
 	}

@@ -7,13 +7,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// keptCapabilities are Docker's default capabilities. Root in the
-// container keeps these; every other one (CAP_SYS_ADMIN to mount,
+// keptCapabilities are Docker's default capabilities but CAP_MKNOD. Root
+// in the container keeps these; every other one (CAP_SYS_ADMIN to mount,
 // CAP_SYS_TIME to set the host's clock, CAP_SYS_MODULE...) is dropped from
-// the bounding set, so the command cannot have it after exec.
+// the bounding set, so the command cannot have it after exec. Docker keeps
+// CAP_MKNOD because its device allowlist (the devices cgroup, or an eBPF
+// program on v2) stops the nodes that matter; skiff has no allowlist, so
+// a container that could mknod could open the host's disks or /dev/kmsg.
 var keptCapabilities = map[uintptr]bool{
 	unix.CAP_CHOWN: true, unix.CAP_DAC_OVERRIDE: true, unix.CAP_FSETID: true, unix.CAP_FOWNER: true,
-	unix.CAP_MKNOD: true, unix.CAP_NET_RAW: true, unix.CAP_SETGID: true, unix.CAP_SETUID: true,
+	unix.CAP_NET_RAW: true, unix.CAP_SETGID: true, unix.CAP_SETUID: true,
 	unix.CAP_SETFCAP: true, unix.CAP_SETPCAP: true, unix.CAP_NET_BIND_SERVICE: true,
 	unix.CAP_SYS_CHROOT: true, unix.CAP_KILL: true, unix.CAP_AUDIT_WRITE: true,
 }

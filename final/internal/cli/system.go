@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/google/nftables"
 	"github.com/urfave/cli/v3"
 
 	"skiff/internal/cgroups"
@@ -55,10 +57,12 @@ func (e *env) prune() error {
 			}
 		}
 	}
-	for _, id := range network.NATRuleOwners() {
-		if !known[id] {
-			network.DeleteNATRules(id)
-			fmt.Println("deleted the NAT rules of", id[:12])
+	if tables, err := network.NATTables(); err == nil {
+		for _, t := range tables {
+			if !knownPrefix(known, strings.TrimPrefix(t, "skiff-")) {
+				deleteTable(t)
+				fmt.Println("deleted nftables table", t)
+			}
 		}
 	}
 	for _, dir := range cgroupDirs() {
@@ -68,6 +72,24 @@ func (e *env) prune() error {
 		}
 	}
 	return nil
+}
+
+func knownPrefix(known map[string]bool, prefix string) bool {
+	for id := range known {
+		if strings.HasPrefix(id, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func deleteTable(name string) {
+	conn, err := nftables.New()
+	if err != nil {
+		return
+	}
+	conn.DelTable(&nftables.Table{Name: name, Family: nftables.TableFamilyIPv4})
+	conn.Flush()
 }
 
 // cgroupDirs lists the container cgroups, v2 and v1.

@@ -3,6 +3,8 @@ package container
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -64,6 +66,12 @@ func (c *Container) WaitExited(timeout time.Duration) {
 	}
 }
 
+// monitorAlive tells whether the container's monitor process still runs.
+func (c *Container) monitorAlive() bool {
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c.State.MonitorPid))
+	return c.State.MonitorPid != 0 && err == nil && strings.Contains(string(cmdline), "monitor\x00"+c.Config.ID)
+}
+
 // Remove deletes a container. A running one only with force: it is killed,
 // and whatever its runtime did not clean up (the runtime may have died) is
 // taken down here.
@@ -75,7 +83,9 @@ func (r *Runtime) Remove(c *Container, force bool) error {
 		c.Kill(unix.SIGKILL)
 		c.waitGone(10 * time.Second)
 	}
-	c.WaitExited(2 * time.Second) // let a live monitor record the exit first
+	if c.monitorAlive() {
+		c.WaitExited(2 * time.Second) // let it record the exit first
+	}
 	r.Cleanup(c)
 	if err := r.Store.Remove(c); err != nil && !errors.Is(err, ErrNotFound) {
 		return err

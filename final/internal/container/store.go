@@ -158,8 +158,8 @@ func (c *Container) Reload() error { return readJSON(c.Path("state.json"), &c.St
 // SaveState writes the state atomically.
 func (c *Container) SaveState() error { return writeJSON(c.Path("state.json"), c.State) }
 
-// Lock takes the container's own lock, held while its resources change
-// (start, cleanup, removal).
+// Lock takes the container's own lock, held while its resources outside
+// it (cgroup, network) are taken down.
 func (c *Container) Lock() (func(), error) { return flock(c.Path("lock"), unix.LOCK_EX) }
 
 // Remove deletes the container's folder.

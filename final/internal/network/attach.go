@@ -87,9 +87,6 @@ func LoopbackUp() error {
 }
 
 func (s *Store) ensureBridge(n *Network) (netlink.Link, error) {
-	if err := ensureGuardRule(n.Bridge); err != nil {
-		return nil, err
-	}
 	if br, err := netlink.LinkByName(n.Bridge); err == nil {
 		return br, nil
 	}

@@ -10,99 +10,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// skiff's NAT rules live in one nftables table, "skiff", made on first
-// use and kept, like the bridges. Each container adds its rules, tagged
-// with its ID in the rules' user data, and removes them when it exits. In
-// nft's words:
+// Each container's NAT rules live in an nftables table of its own, which
+// goes in one atomic deletion. In nft's words (lesson 07 explains them):
 //
-//	table ip skiff {
-//	  chain guard { type filter hook prerouting priority raw
-//	    iifname BRIDGE ip daddr 127.0.0.0/8 drop             # one per bridge
-//	  }
+//	table ip skiff-ID {
 //	  chain postrouting { type nat hook postrouting priority srcnat
-//	    ip saddr IP oifname != BRIDGE masquerade             # out to the world
-//	    ip daddr IP oifname BRIDGE ct status dnat masquerade # replies of published ports come back through us
+//	    ip saddr IP oifname != BRIDGE masquerade
+//	    ip daddr IP oifname BRIDGE ct status dnat masquerade
 //	  }
 //	  chain prerouting { type nat hook prerouting priority dstnat
-//	    fib daddr type local tcp dport HOST dnat to IP:CTR   # from other hosts and namespaces
+//	    fib daddr type local tcp dport HOST dnat to IP:CTR
 //	  }
 //	  chain output { type nat hook output priority dstnat
-//	    fib daddr type local tcp dport HOST dnat to IP:CTR   # from this host itself
+//	    fib daddr type local tcp dport HOST dnat to IP:CTR
+//	  }
+//	  chain guard { type filter hook prerouting priority raw
+//	    iifname BRIDGE ip daddr 127.0.0.0/8 drop
 //	  }
 //	}
-//
-// Lesson 07 gives each container a table of its own, which is simpler to
-// remove; but deleting a table unregisters its chains' hooks, and each
-// unregistration waits for an RCU grace period: milliseconds on every
-// `skiff run`. Deleting rules waits for nothing.
 //
 // The guard matters: route_localnet, set on the bridge so that published
 // ports answer on 127.0.0.1, would otherwise let a container reach the
 // host's services that listen on loopback only (CVE-2020-8558).
-
-var natTable = &nftables.Table{Name: "skiff", Family: nftables.TableFamilyIPv4}
-
-// natChains are the table's chains, made once.
-var natChains = map[string]struct {
-	typ  nftables.ChainType
-	hook *nftables.ChainHook
-	prio *nftables.ChainPriority
-}{
-	"guard":       {nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw},
-	"postrouting": {nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource},
-	"prerouting":  {nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest},
-	"output":      {nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest},
-}
-
-func chain(name string) *nftables.Chain {
-	c := natChains[name]
-	return &nftables.Chain{Name: name, Table: natTable, Type: c.typ, Hooknum: c.hook, Priority: c.prio}
-}
-
-// ensureNATTable makes the table and its chains if they are missing.
-// Adding them again would be harmless (no NLM_F_EXCL), so two runtimes may
-// race here, but it is not free: updating a base chain costs milliseconds.
-func ensureNATTable(conn *nftables.Conn) {
-	if chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4); err == nil {
-		found := 0
-		for _, c := range chains {
-			if _, ok := natChains[c.Name]; ok && c.Table.Name == natTable.Name {
-				found++
-			}
-		}
-		if found == len(natChains) {
-			return
-		}
-	}
-	conn.AddTable(natTable)
-	for name := range natChains {
-		conn.AddChain(chain(name))
-	}
-}
-
-// ensureGuardRule drops packets from the bridge to 127.0.0.0/8: one rule
-// per bridge, added unless it is there.
-func ensureGuardRule(bridge string) error {
-	conn, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	tag := "guard " + bridge
-	if rules, err := conn.GetRules(natTable, chain("guard")); err == nil {
-		for _, r := range rules {
-			if string(r.UserData) == tag {
-				return nil
-			}
-		}
-	}
-	ensureNATTable(conn)
-	conn.AddRule(&nftables.Rule{Table: natTable, Chain: chain("guard"), UserData: []byte(tag),
-		Exprs: concat(matchIfname(expr.MetaKeyIIFNAME, bridge, expr.CmpOpEq), matchLoopbackDestination(),
-			[]expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}})})
-	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("nft add rule ip skiff guard: %w", err)
-	}
-	return nil
+func natTable(id string) *nftables.Table {
+	return &nftables.Table{Name: "skiff-" + id[:12], Family: nftables.TableFamilyIPv4}
 }
 
 func addNATRules(id string, ip net.IP, n *Network, ports []Port) error {
@@ -110,77 +41,74 @@ func addNATRules(id string, ip net.IP, n *Network, ports []Port) error {
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	ensureNATTable(conn)
-	rule := func(chainName string, exprs ...[]expr.Any) {
-		conn.AddRule(&nftables.Rule{Table: natTable, Chain: chain(chainName), UserData: []byte(id), Exprs: concat(exprs...)})
+	table := conn.AddTable(natTable(id))
+	chain := func(name string, hook *nftables.ChainHook, prio *nftables.ChainPriority) *nftables.Chain {
+		return conn.AddChain(&nftables.Chain{Name: name, Table: table, Type: nftables.ChainTypeNAT, Hooknum: hook, Priority: prio})
 	}
-	rule("postrouting", matchIP(12, ip), matchOifname(n.Bridge, expr.CmpOpNeq), masquerade())
+	rule := func(c *nftables.Chain, exprs ...[]expr.Any) {
+		var all []expr.Any
+		for _, e := range exprs {
+			all = append(all, e...)
+		}
+		conn.AddRule(&nftables.Rule{Table: table, Chain: c, Exprs: all})
+	}
+	guard := conn.AddChain(&nftables.Chain{Name: "guard", Table: table, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRaw})
+	rule(guard, matchIfname(expr.MetaKeyIIFNAME, n.Bridge, expr.CmpOpEq), matchLoopbackDestination(),
+		[]expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}})
+	post := chain("postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
+	rule(post, matchIP(12, ip), matchOifname(n.Bridge, expr.CmpOpNeq), masquerade())
 	if len(ports) > 0 {
-		rule("postrouting", matchIP(16, ip), matchOifname(n.Bridge, expr.CmpOpEq), matchDNATed(), masquerade())
+		rule(post, matchIP(16, ip), matchOifname(n.Bridge, expr.CmpOpEq), matchDNATed(), masquerade())
+		pre := chain("prerouting", nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest)
+		out := chain("output", nftables.ChainHookOutput, nftables.ChainPriorityNATDest)
 		for _, p := range ports {
-			for _, c := range []string{"prerouting", "output"} {
+			for _, c := range []*nftables.Chain{pre, out} {
 				rule(c, matchLocalDestination(), matchTCPPort(p.Host), dnat(ip, p.Container))
 			}
 		}
 	}
 	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("nft add rule ip skiff: %w", err)
+		return fmt.Errorf("nft add table ip %s: %w", natTable(id).Name, err)
 	}
 	return nil
 }
 
-// deleteNATRules removes the rules tagged with the container's ID.
+// deleteNATRules removes the container's table, if it has one.
 func deleteNATRules(id string) {
 	conn, err := nftables.New()
 	if err != nil {
 		return
 	}
-	guards, _ := conn.GetRules(natTable, chain("guard"))
-	for _, r := range append(containerRules(conn), guards...) {
-		if string(r.UserData) == id {
-			conn.DelRule(r)
+	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return
+	}
+	for _, t := range tables {
+		if t.Name == natTable(id).Name {
+			conn.DelTable(t)
+			conn.Flush()
 		}
 	}
-	conn.Flush()
 }
 
-// containerRules lists every container's rules (not the guards).
-func containerRules(conn *nftables.Conn) []*nftables.Rule {
-	var all []*nftables.Rule
-	for _, name := range []string{"postrouting", "prerouting", "output"} {
-		rules, err := conn.GetRules(natTable, chain(name))
-		if err != nil {
-			continue // no table yet
-		}
-		all = append(all, rules...)
-	}
-	return all
-}
-
-// NATRuleOwners lists the IDs of the containers that have NAT rules: for
-// leak checks and prune.
-func NATRuleOwners() []string {
+// NATTables lists the containers' NAT tables: for leak checks and prune.
+func NATTables() ([]string, error) {
 	conn, err := nftables.New()
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	var ids []string
-	for _, r := range containerRules(conn) {
-		ids = append(ids, string(r.UserData))
+	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return nil, err
 	}
-	return ids
-}
-
-// DeleteNATRules removes the rules tagged id: a container's, for prune,
-// or "guard BRIDGE" when a network goes.
-func DeleteNATRules(id string) { deleteNATRules(id) }
-
-func concat(parts ...[]expr.Any) []expr.Any {
-	var all []expr.Any
-	for _, p := range parts {
-		all = append(all, p...)
+	var names []string
+	for _, t := range tables {
+		if len(t.Name) > 6 && t.Name[:6] == "skiff-" {
+			names = append(names, t.Name)
+		}
 	}
-	return all
+	return names, nil
 }
 
 func matchIP(offset uint32, ip net.IP) []expr.Any {

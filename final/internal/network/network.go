@@ -151,7 +151,6 @@ func (s *Store) Remove(name string) error {
 			return fmt.Errorf("ip link del %s: %w", n.Bridge, err)
 		}
 	}
-	DeleteNATRules("guard " + n.Bridge)
 	os.RemoveAll(filepath.Join(s.Root, name))
 	return os.Remove(filepath.Join(s.Root, name+".json"))
 }
