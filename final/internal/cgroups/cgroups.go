@@ -48,7 +48,6 @@ type Manager interface {
 	Set(Resources) error
 	// Join moves a whole process into the cgroup.
 	Join(pid int) error
-	Procs() ([]int, error)
 	Stats() (Stats, error)
 	// Destroy kills any process left in the cgroup and removes it.
 	Destroy() error

@@ -81,7 +81,6 @@ func (m *v1) Join(pid int) error {
 	return nil
 }
 
-func (m *v1) Procs() ([]int, error) { return readProcs(m.dir("pids")) }
 
 func (m *v1) Stats() (Stats, error) {
 	mem := m.dir("memory")
