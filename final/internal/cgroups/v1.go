@@ -81,7 +81,6 @@ func (m *v1) Join(pid int) error {
 	return nil
 }
 
-
 func (m *v1) Stats() (Stats, error) {
 	mem := m.dir("memory")
 	if _, err := os.Stat(mem); err != nil {

@@ -13,8 +13,8 @@ import (
 // v2 is a cgroup in the unified hierarchy: one folder, every controller.
 type v2 struct{ dir string }
 
-func (m *v2) Version() int          { return 2 }
-func (m *v2) Paths() []string       { return []string{m.dir} }
+func (m *v2) Version() int    { return 2 }
+func (m *v2) Paths() []string { return []string{m.dir} }
 
 // create hands the controllers down from the parent, then makes the
 // container's folder. Another runtime may remove the (empty) parent at any
