@@ -116,7 +116,7 @@ func vmTranscript(c cache, root string) transcriptFunc {
 			demo: filepath.Join(root, lesson, "demo.sh")}
 		binGlob := lesson + "*"
 		if lesson == "final" {
-			binGlob = "skiff"
+			binGlob = "skiff*"
 		}
 		g.bins, _ = filepath.Glob(filepath.Join(root, "bin", binGlob))
 		vmlinux, err := g.prepare(c, "", "")

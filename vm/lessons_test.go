@@ -57,7 +57,7 @@ func suites(t *testing.T, root string) []suite {
 		all = append(all, suite{name, "./" + name, name + "*", filepath.Join(dir, "demo.sh")})
 	}
 	if _, err := os.Stat(filepath.Join(root, "final", "test")); err == nil {
-		all = append(all, suite{"final", "./final/test", "skiff", filepath.Join(root, "final", "demo.sh")})
+		all = append(all, suite{"final", "./final/test", "skiff*", filepath.Join(root, "final", "demo.sh")})
 	}
 	return all
 }

@@ -344,8 +344,8 @@ func TestMonitorKilled(t *testing.T) {
 
 func TestInitReapsAndForwards(t *testing.T) {
 	out := must(t, "run", "--rm", "--init", "busybox", "sh", "-c", "test $$ != 1 && cat /proc/1/comm")
-	if out != "skiff\n" {
-		t.Errorf("with --init, PID 1 is skiff's init and the command another process: %q", out)
+	if out != "skiff-init\n" {
+		t.Errorf("with --init, PID 1 is skiff-init and the command another process: %q", out)
 	}
 	detached(t, "inited", "--init", "busybox", "sleep", "100")
 	start := time.Now()

@@ -412,7 +412,7 @@ func (e *env) startDetached(c *container.Container) error {
 	if err != nil {
 		return err
 	}
-	monitor := exec.Command(e.runtime.Exe, append(e.global, "monitor", c.Config.ID)...)
+	monitor := exec.Command(e.exe, append(e.global, "monitor", c.Config.ID)...)
 	monitor.Stdout, monitor.Stderr = log, log
 	monitor.ExtraFiles = []*os.File{readyChild}
 	monitor.SysProcAttr = &unix.SysProcAttr{Setsid: true} // not killed with our session

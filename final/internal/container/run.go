@@ -26,8 +26,7 @@ const CgroupParent = "skiff"
 type Runtime struct {
 	Store    *Store
 	Networks *network.Store
-	Exe      string   // this binary, re-executed as the container's init
-	ExeArgs  []string // global flags for the re-executed binary (--root ...)
+	Init     string // the skiff-init binary, started as the container's first process
 }
 
 // IO is where a container's stdio goes. With a terminal the container
@@ -89,7 +88,7 @@ func (r *Runtime) start(c *Container, stdio IO) (*Process, error) {
 		return nil, err
 	}
 	defer child.closeParentEnds()
-	cmd := exec.Command(r.Exe, append(r.ExeArgs, "init", c.Dir)...)
+	cmd := exec.Command(r.Init, c.Dir)
 	cmd.ExtraFiles = child.files()
 	cmd.SysProcAttr = &unix.SysProcAttr{Cloneflags: cloneFlags(c.Config)}
 	if cg.Version() == 2 { // init is born in its cgroup; on v1 it moves there below

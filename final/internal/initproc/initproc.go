@@ -1,5 +1,6 @@
 // Package initproc is the container's side of `skiff run`: the first
-// process inside the new namespaces (runc calls it "init"). It waits for
+// process inside the new namespaces (runc calls it "init"), the program
+// skiff-init (final/cmd/skiff-init). It waits for
 // the runtime to finish the set-up outside (cgroup, network), builds the
 // mount table and root, sets the hostname, terminal, user, working folder
 // and environment, and then execs the user's command, which becomes the
