@@ -47,7 +47,7 @@ func TestBadInput(t *testing.T) {
 		{"run", "-v", "/no/such/dir:/x", "busybox", "true"},
 		{"run", "-v", "/tmp:/x:rx", "busybox", "true"},
 		{"run", "-v", "/tmp:/", "busybox", "true"},
-		{"run", "-u", "nobody", "busybox", "true"},
+		{"run", "-u", "no-such-user", "busybox", "true"},
 		{"run", "-u", "1:x", "busybox", "true"},
 		{"run", "-w", "relative", "busybox", "true"},
 		{"run", "--hostname", "bad name", "busybox", "true"},

@@ -151,7 +151,7 @@ func TestExec(t *testing.T) {
 	if out := must(t, "exec", "ex", "sh", "-c", "readlink /proc/self/ns/mnt"); strings.TrimSpace(out) != ns {
 		t.Errorf("exec'd process mount namespace %q, want %q", out, ns)
 	}
-	if out := must(t, "exec", "-u", "65534:65534", "-w", "/tmp", "-e", "X=y", "ex", "sh", "-c", "id -u; pwd; echo $X"); out != "65534\n/tmp\ny\n" {
+	if out := must(t, "exec", "-u", "nobody:nogroup", "-w", "/tmp", "-e", "X=y", "ex", "sh", "-c", "id -u; id -g; pwd; echo $X"); out != "65534\n65534\n/tmp\ny\n" {
 		t.Errorf("exec -u -w -e: %q", out)
 	}
 	if r := skiff(t, "exec", "ex", "no-such-command"); r.status != 127 {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -65,7 +66,10 @@ func execAction(ctx context.Context, cmd *cli.Command, e *env) error {
 		p.Cwd = w
 	}
 	if cmd.IsSet("user") {
-		if p.User, err = parseUser(cmd.String("user")); err != nil {
+		root := fmt.Sprintf("/proc/%d/root", c.State.Pid)
+		passwd, _ := os.ReadFile(filepath.Join(root, "etc", "passwd"))
+		group, _ := os.ReadFile(filepath.Join(root, "etc", "group"))
+		if p.User, err = parseUser(cmd.String("user"), userDB{passwd, group}); err != nil {
 			return err
 		}
 	}

@@ -35,14 +35,19 @@ func TestParseSize(t *testing.T) {
 }
 
 func TestParseUser(t *testing.T) {
-	if u, err := parseUser("1000:100"); err != nil || u.UID != 1000 || u.GID != 100 {
-		t.Errorf("1000:100 = %+v, %v", u, err)
+	db := userDB{
+		passwd: []byte("root:x:0:0:root:/root:/bin/sh\nweb:x:33:44::/:/bin/false\n"),
+		group:  []byte("root:x:0:\nwww:x:44:\nstaff:x:50:\n"),
 	}
-	if u, err := parseUser("1000"); err != nil || u.GID != 1000 {
-		t.Errorf("1000 = %+v, %v", u, err)
+	good := map[string][2]uint32{"": {0, 0}, "root": {0, 0}, "web": {33, 44}, "web:staff": {33, 50},
+		"33": {33, 44}, "1000": {1000, 0}, "1000:100": {1000, 100}, "1000:www": {1000, 44}}
+	for in, want := range good {
+		if u, err := parseUser(in, db); err != nil || u.UID != want[0] || u.GID != want[1] {
+			t.Errorf("parseUser(%q) = %+v, %v; want %v", in, u, err, want)
+		}
 	}
-	for _, bad := range []string{"nobody", "1:x", "-1", ":1"} {
-		if _, err := parseUser(bad); err == nil {
+	for _, bad := range []string{"nobody", "web:nogroup", "-1", ":1", "1:"} {
+		if _, err := parseUser(bad, db); err == nil {
 			t.Errorf("parseUser(%q) succeeded", bad)
 		}
 	}

@@ -96,7 +96,7 @@ func (e *env) configFromFlags(cmd *cli.Command) (container.Config, error) {
 		return cfg, err
 	}
 	cfg.Image, cfg.Layers = img.name, img.layers
-	if cfg.Process, err = processFromFlags(cmd, img.config); err != nil {
+	if cfg.Process, err = processFromFlags(cmd, img.config, img.layers); err != nil {
 		return cfg, err
 	}
 	if cfg.Hostname = cmd.String("hostname"); cfg.Hostname != "" && !validHostname().MatchString(cfg.Hostname) {
@@ -167,7 +167,7 @@ func (e *env) resolveImage(ref string) (resolved, error) {
 // defaultPath is the PATH of a container whose image sets none.
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-func processFromFlags(cmd *cli.Command, img image.Config) (specs.Process, error) {
+func processFromFlags(cmd *cli.Command, img image.Config, layers []string) (specs.Process, error) {
 	p := specs.Process{
 		Args:     append(append([]string{}, img.Entrypoint...), img.Cmd...),
 		Cwd:      "/",
@@ -206,7 +206,7 @@ func processFromFlags(cmd *cli.Command, img image.Config) (specs.Process, error)
 		user = cmd.String("user")
 	}
 	var err error
-	p.User, err = parseUser(user)
+	p.User, err = parseUser(user, imageUserDB(layers))
 	return p, err
 }
 
@@ -228,21 +228,63 @@ func mergeEnv(env, add []string) []string {
 	return out
 }
 
-// parseUser reads UID[:GID], numeric ("root" is 0).
-func parseUser(s string) (specs.User, error) {
-	if s == "" || s == "root" {
+// userDB is the container's /etc/passwd and /etc/group, for user names.
+type userDB struct{ passwd, group []byte }
+
+// imageUserDB reads them from the topmost layer that has them.
+func imageUserDB(layers []string) userDB {
+	var db userDB
+	for i := len(layers) - 1; i >= 0 && (db.passwd == nil || db.group == nil); i-- {
+		if db.passwd == nil {
+			db.passwd, _ = os.ReadFile(filepath.Join(layers[i], "etc", "passwd"))
+		}
+		if db.group == nil {
+			db.group, _ = os.ReadFile(filepath.Join(layers[i], "etc", "group"))
+		}
+	}
+	return db
+}
+
+// parseUser reads USER[:GROUP], each a number or a name from the
+// container's files, as Docker does: a user's group is its primary group
+// from /etc/passwd, or 0 for a number that is not listed there.
+func parseUser(s string, db userDB) (specs.User, error) {
+	if s == "" {
 		return specs.User{}, nil
 	}
-	uidText, gidText, hasGID := strings.Cut(s, ":")
-	uid, err := strconv.ParseUint(uidText, 10, 32)
-	gid := uid
-	if err == nil && hasGID {
-		gid, err = strconv.ParseUint(gidText, 10, 32)
+	userPart, groupPart, hasGroup := strings.Cut(s, ":")
+	uid, gid, err := lookupID(userPart, db.passwd, "/etc/passwd")
+	if err == nil && hasGroup {
+		gid, _, err = lookupID(groupPart, db.group, "/etc/group")
 	}
 	if err != nil {
-		return specs.User{}, fmt.Errorf("invalid user %q: want UID[:GID], numbers", s)
+		return specs.User{}, fmt.Errorf("invalid user %q: %w", s, err)
 	}
-	return specs.User{UID: uint32(uid), GID: uint32(gid)}, nil
+	return specs.User{UID: uid, GID: gid}, nil
+}
+
+// lookupID finds name (or number) in a passwd or group file, whose lines
+// are name:x:ID:GID...; it returns the ID and, for passwd, the GID.
+func lookupID(name string, file []byte, path string) (id, gid uint32, err error) {
+	n, numErr := strconv.ParseUint(name, 10, 32)
+	for _, line := range strings.Split(string(file), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 3 || (f[0] != name && (numErr != nil || f[2] != name)) {
+			continue
+		}
+		entryID, err1 := strconv.ParseUint(f[2], 10, 32)
+		entryGID, err2 := uint64(0), error(nil)
+		if len(f) > 3 && path == "/etc/passwd" {
+			entryGID, err2 = strconv.ParseUint(f[3], 10, 32)
+		}
+		if err1 == nil && err2 == nil {
+			return uint32(entryID), uint32(entryGID), nil
+		}
+	}
+	if numErr == nil {
+		return uint32(n), 0, nil
+	}
+	return 0, 0, fmt.Errorf("no %q in the container's %s", name, path)
 }
 
 // parseVolume reads HOST:CTR[:ro|:rw]; the host path must exist.
