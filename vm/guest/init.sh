@@ -72,7 +72,7 @@ esac
 
 # Tell the host how it went: a marker line on the console, and the status
 # through QEMU's isa-debug-exit port, which makes QEMU exit at once.
-echo "skiff-vm-exit-status: $rc"
+[ "$MODE" = shell ] || echo "skiff-vm-exit-status: $rc"
 port=$rc
 [ "$port" -gt 127 ] && port=127
 printf "\\$(printf %03o "$port")" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
