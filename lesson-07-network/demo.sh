@@ -31,3 +31,4 @@ kill -KILL $(ps -o pid,ppid | awk -v runtime=$! '$2 == runtime {print $1}'); wai
 # When the containers are gone, so are their veths, rules and addresses:
 ip -o link | cut -d: -f2
 ls /run/containers-from-scratch || echo "no addresses allocated"
+rm -r /tmp/www
