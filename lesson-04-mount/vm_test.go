@@ -334,7 +334,7 @@ func assertMountsUnchanged(t *testing.T, before string) {
 
 func TestPsShowsOnlyTheContainer(t *testing.T) {
 	rootfs, _ := newRootfs(t)
-	out, errOut, status := runLesson(t, "run", rootfs, "sh", "-c", "sleep 10 & ps -o pid,comm; kill $!")
+	out, errOut, status := runLesson(t, "run", rootfs, "sh", "-c", "sleep 10 & sleep 0.2; ps -o pid,comm; kill $!")
 	if status != 0 {
 		t.Fatalf("ps inside: status %d, stderr %q", status, errOut)
 	}

@@ -126,12 +126,12 @@ func hostMounts(t *testing.T) string {
 func assertNothingLeft(t *testing.T, mountsBefore string) {
 	t.Helper()
 	var left []string
-	if ps := must(t, "ps", "-a", "-q"); strings.TrimSpace(ps) != "" {
-		left = append(left, "containers: "+ps)
-	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		left = left[:0]
+		if ps := must(t, "ps", "-a", "-q"); strings.TrimSpace(ps) != "" {
+			left = append(left, "containers: "+ps)
+		}
 		cgs, _ := filepath.Glob("/sys/fs/cgroup/skiff/*")
 		more, _ := filepath.Glob("/sys/fs/cgroup/*/skiff/*")
 		for _, d := range append(cgs, more...) {

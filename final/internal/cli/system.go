@@ -52,7 +52,7 @@ func (e *env) prune() error {
 	for _, n := range nets {
 		for _, ep := range e.networks.Endpoints(n) {
 			if !known[ep.ID] {
-				e.networks.Detach(n, ep.ID, &network.Attachment{IP: ep.IP})
+				e.networks.Detach(n, ep.ID, ep.IP)
 				fmt.Println("released", ep.IP)
 			}
 		}

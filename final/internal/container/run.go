@@ -196,7 +196,7 @@ func (r *Runtime) Cleanup(c *Container) {
 	cgroups.Open(CgroupParent, c.Config.ID).Destroy() // kills what is left first
 	if c.Config.Network.Mode == "bridge" {
 		if n, err := r.Networks.Get(c.Config.Network.Name); err == nil {
-			r.Networks.Detach(n, c.Config.ID, &network.Attachment{IP: c.State.IP, HostVeth: c.State.HostVeth})
+			r.Networks.Detach(n, c.Config.ID, c.State.IP)
 		}
 	}
 	os.RemoveAll(c.Path("work"))

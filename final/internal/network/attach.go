@@ -50,7 +50,7 @@ func (s *Store) Attach(n *Network, pid int, ep Endpoint, ports []Port) (*Attachm
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			s.Detach(n, ep.ID, a)
+			s.Detach(n, ep.ID, a.IP)
 			return nil, err
 		}
 	}
@@ -63,13 +63,10 @@ func (s *Store) Attach(n *Network, pid int, ep Endpoint, ports []Port) (*Attachm
 // container's network namespace dies with its last process, and deleting
 // it ourselves would wait for an RCU grace period, ~15 ms, on the path of
 // every `skiff run`.
-func (s *Store) Detach(n *Network, id string, a *Attachment) {
+func (s *Store) Detach(n *Network, id, ip string) {
 	deleteNATRules(id)
 	s.releasePorts(id)
-	if a == nil {
-		return
-	}
-	s.release(n, a.IP)
+	s.release(n, ip)
 	s.WriteHosts(n)
 }
 
