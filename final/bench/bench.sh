@@ -16,11 +16,18 @@ runs=${RUNS:-60}
 work=$(mktemp -d /tmp/skiff-bench.XXXXXX)
 trap 'cleanup' EXIT
 cleanup() {
-	runc delete -f bench-runc >/dev/null 2>&1 || true
+	runc --root "$work/state/runc" delete -f bench-runc >/dev/null 2>&1 || true
 	umount "$work/mntns" 2>/dev/null || true
-	bin/skiff --root "$work/run" --data-root "$work/lib" system prune >/dev/null 2>&1 || true
+	bin/skiff --root "$work/state/skiff" --data-root "$work/lib" system prune >/dev/null 2>&1 || true
+	umount "$work/state" 2>/dev/null || true
 	rm -rf "$work"
 }
+
+# The three runtimes keep their state (skiff also its containers' writable
+# layers) under /run, which is a tmpfs on a normal host; on this machine
+# kind /run is on the root disk. Give all three the same tmpfs.
+mkdir -p "$work/state"
+mount -t tmpfs -o size=256m skiff-bench "$work/state"
 
 # One OCI bundle, as `runc spec` makes it, running /bin/true read-only.
 mkdir -p "$work/bundle"
@@ -38,7 +45,7 @@ c["linux"]["cgroupsPath"] = "/bench-oci"
 json.dump(c, open(p, "w"), indent=2)
 PY
 
-skiff="bin/skiff --root $work/run --data-root $work/lib"
+skiff="bin/skiff --root $work/state/skiff --data-root $work/lib"
 $skiff import .cache/rootfs busybox >/dev/null
 $skiff run --rm busybox true # create the default network and bridge once
 
@@ -52,8 +59,8 @@ in_ns="nsenter --mount=$work/mntns"
 echo "bench: $runs runs each, after 3 warm-up runs (hyperfine -N)"
 $in_ns hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/none.json" \
 	-n "skiff --network none" "$(pwd)/$skiff run --rm --network none busybox true" \
-	-n "runc run" "runc run --bundle $work/bundle bench-runc" \
-	-n "crun run" "crun run --bundle $work/bundle bench-crun" >/dev/null
+	-n "runc run" "runc --root $work/state/runc run --bundle $work/bundle bench-runc" \
+	-n "crun run" "crun --root $work/state/crun run --bundle $work/bundle bench-crun" >/dev/null
 $in_ns hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/bridge.json" \
 	-n "skiff (bridge)" "$(pwd)/$skiff run --rm busybox true" >/dev/null
 

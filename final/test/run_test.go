@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,6 +75,25 @@ func TestRunIsolation(t *testing.T) {
 	}
 	if out := must(t, "exec", "iso", "cat", "/proc/kcore"); out != "" {
 		t.Error("/proc/kcore is not masked")
+	}
+}
+
+// dockerCaps is the bounding set a container's processes get: Docker's
+// default capabilities, 0xa80425fb, less CAP_MKNOD (bit 27).
+const dockerCaps = "00000000a00425fb"
+
+// TestCapabilitiesOfTheCommand: the bounding set is per thread, and init
+// must drop it on the very thread that execs the command. Run a few
+// times, since a goroutine that moved between threads would fail only
+// sometimes; with --init the command is forked from that thread instead.
+func TestCapabilitiesOfTheCommand(t *testing.T) {
+	for i := 0; i < 5; i++ {
+		for _, args := range [][]string{{"run", "--rm"}, {"run", "--rm", "--init"}} {
+			out := must(t, append(args, "busybox", "grep", "CapBnd", "/proc/self/status")...)
+			if got := strings.TrimSpace(strings.TrimPrefix(out, "CapBnd:")); got != dockerCaps {
+				t.Fatalf("%v: CapBnd %s, want %s", args, got, dockerCaps)
+			}
+		}
 	}
 }
 
@@ -228,6 +249,46 @@ func TestCgroupLimitsAndStats(t *testing.T) {
 	}
 }
 
+// TestCgroupBornInside: the container's first process starts in its
+// cgroup and nothing of skiff stays there; an exec'd command starts there
+// too, while skiff exec itself stays out.
+func TestCgroupBornInside(t *testing.T) {
+	detached(t, "born", "busybox", "sleep", "100")
+	info := inspect(t, "born")
+	threadsFile := "tasks" // v1: every thread
+	if len(info.Cgroup) == 1 {
+		threadsFile = "cgroup.threads"
+	}
+	for _, dir := range info.Cgroup {
+		if tids := strings.Fields(readFile(t, filepath.Join(dir, threadsFile))); len(tids) != 1 || tids[0] != strconv.Itoa(info.State.Pid) {
+			t.Errorf("%s/%s lists %v, want the container's sleep alone (%d)", dir, threadsFile, tids, info.State.Pid)
+		}
+	}
+	// One line per hierarchy: "4:memory:/skiff/ID" on v1, "0::/skiff/ID" on v2.
+	inside := 0
+	for _, line := range strings.Split(readFile(t, fmt.Sprintf("/proc/%d/cgroup", info.State.Pid)), "\n") {
+		if strings.HasSuffix(line, ":/skiff/"+info.ID) {
+			inside++
+		}
+	}
+	if want := min(len(info.Cgroup), 3); inside < want { // cpu and cpuacct may be one hierarchy
+		t.Errorf("the container's process is in %d of its cgroups, want %d", inside, want)
+	}
+	execCmd := exec.Command("skiff", append(append([]string{}, roots...), "exec", "born", "sleep", "1")...)
+	if err := execCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer execCmd.Wait()
+	var procs []string
+	for try := 0; try < 50 && len(procs) < 2; try++ {
+		time.Sleep(50 * time.Millisecond)
+		procs = strings.Fields(readFile(t, filepath.Join(info.Cgroup[0], "cgroup.procs")))
+	}
+	if len(procs) != 2 || slices.Contains(procs, strconv.Itoa(execCmd.Process.Pid)) {
+		t.Errorf("while skiff exec (PID %d) runs sleep, the cgroup holds %v: want the two sleeps alone", execCmd.Process.Pid, procs)
+	}
+}
+
 // TestPod: a pause container holds the namespaces, a sidecar serves on its
 // localhost, a client reaches it there and sees its processes.
 func TestPod(t *testing.T) {
@@ -268,6 +329,36 @@ func TestNetworksByName(t *testing.T) {
 	if r := skiff(t, "network", "rm", "testnet"); r.status == 0 {
 		t.Error("removed a network in use")
 	}
+	// Containers without published ports add nothing to nftables: the
+	// network's own table masquerades its whole subnet.
+	if tables := skiffTables(t); !slices.Equal(tables, []string{"skiff-net-testnet"}) && !slices.Equal(tables, []string{"skiff-net-bridge", "skiff-net-testnet"}) {
+		t.Errorf("nftables tables %v, want only the networks' own", tables)
+	}
+	must(t, "rm", "-f", "alpha")
+	must(t, "network", "rm", "testnet")
+	if tables := skiffTables(t); slices.Contains(tables, "skiff-net-testnet") {
+		t.Errorf("network rm left its nftables table: %v", tables)
+	}
+}
+
+// skiffTables lists skiff's nftables tables, sorted.
+func skiffTables(t *testing.T) []string {
+	conn, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := conn.ListTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tb := range tables {
+		if strings.HasPrefix(tb.Name, "skiff-") {
+			names = append(names, tb.Name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 func TestPublishedPort(t *testing.T) {
@@ -301,13 +392,19 @@ func TestPublishedPort(t *testing.T) {
 // address of its own, and nothing left afterwards.
 func TestConcurrentRuns(t *testing.T) {
 	before := hostMounts(t)
+	// Each container leaves a file named after its address in a shared
+	// volume and waits until there are 50 of them (or 30 s pass), so all
+	// hold their address at once: an address may be reused only later.
+	shared := t.TempDir()
+	script := `ip=$(ip -o -4 addr show eth0 | cut -d' ' -f7); touch /shared/${ip%/*}
+		for i in $(seq 300); do [ $(ls /shared | wc -l) -ge 50 ] && break; sleep 0.1; done; echo $ip`
 	var wg sync.WaitGroup
 	ips := make(chan string, 50)
 	for i := 0; i < 50; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := skiff(t, "run", "--rm", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | cut -d' ' -f7")
+			r := skiff(t, "run", "--rm", "-v", shared+":/shared", "busybox", "sh", "-c", script)
 			ips <- strings.TrimSpace(r.stdout) + r.stderr
 		}()
 	}
@@ -358,7 +455,7 @@ func TestInitReapsAndForwards(t *testing.T) {
 	}
 }
 
-// hasGuardChain: a container's nftables table drops packets from the
+// hasGuardChain: the default network's nftables table drops packets from the
 // bridge to 127.0.0.0/8 at prerouting, priority raw.
 func hasGuardChain(t *testing.T) bool {
 	conn, err := nftables.New()
@@ -367,7 +464,7 @@ func hasGuardChain(t *testing.T) bool {
 	}
 	chains, _ := conn.ListChains()
 	for _, c := range chains {
-		if c.Name == "guard" && strings.HasPrefix(c.Table.Name, "skiff-") && *c.Priority == *nftables.ChainPriorityRaw {
+		if c.Name == "guard" && c.Table.Name == "skiff-net-bridge" && *c.Priority == *nftables.ChainPriorityRaw {
 			rules, _ := conn.GetRules(c.Table, c)
 			if len(rules) == 1 {
 				v, ok := rules[0].Exprs[len(rules[0].Exprs)-1].(*expr.Verdict)

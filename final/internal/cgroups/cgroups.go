@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -46,9 +47,16 @@ type Manager interface {
 	Version() int
 	Paths() []string
 	Set(Resources) error
-	// Join moves a whole process into the cgroup.
-	Join(pid int) error
+	// ForkInto makes the process that cmd starts be born in the cgroup,
+	// so that it never runs outside it and is never moved. On v2, step
+	// is nil; on v1, step must run on the thread that forks, just before
+	// the fork (nsenter.Start runs it). done releases what ForkInto holds,
+	// once the process has started.
+	ForkInto(cmd *exec.Cmd) (step func() (after func(), err error), done func(), err error)
 	Stats() (Stats, error)
+	// OOMKills is how many processes the kernel killed at the memory
+	// limit: Stats().OOMKills, in one read.
+	OOMKills() uint64
 	// Destroy kills any process left in the cgroup and removes it.
 	Destroy() error
 }
@@ -182,14 +190,4 @@ func killAll(dir string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// OpenForClone opens a v2 cgroup folder for clone3's CLONE_INTO_CGROUP:
-// the child is born in the cgroup, with no migration at all.
-func OpenForClone(dir string) (*os.File, error) {
-	f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", dir, err)
-	}
-	return f, nil
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -72,14 +74,72 @@ func (m *v1) Set(r Resources) error {
 	return nil
 }
 
-func (m *v1) Join(pid int) error {
-	for _, d := range m.dirs {
-		if err := writeFile(d.path, "cgroup.procs", strconv.Itoa(pid)); err != nil {
-			return err
+// ForkInto has no clone flag to use on v1: a child is born in the
+// cgroups of the thread that forks it. So the step moves that one thread
+// into the container's cgroups and, after the fork, back home.
+//
+// Moving the whole process afterwards (its PID into cgroup.procs) would
+// work too, but the kernel then takes its global cgroup_threadgroup_rwsem
+// for writing, which waits for an RCU grace period: about 10 ms on an
+// idle host, most of a container's start. A thread that moves itself
+// (writing "0" into a "tasks" file) needs no such lock.
+func (m *v1) ForkInto(cmd *exec.Cmd) (func() (func(), error), func(), error) {
+	return m.enterThread, func() {}, nil
+}
+
+func (m *v1) enterThread() (func(), error) {
+	home, err := threadHome()
+	if err != nil {
+		return nil, err
+	}
+	// Open the way back first: after the fork the thread may be in the
+	// container's mount namespace, where these paths mean something else.
+	var back []*os.File
+	leave := func() {
+		for _, f := range back {
+			f.Write([]byte("0"))
+			f.Close()
 		}
 	}
-	return nil
+	for _, d := range m.dirs {
+		path := filepath.Join(Root, d.controller, home[d.controller], "tasks")
+		f, err := os.OpenFile(path, os.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			leave()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		back = append(back, f)
+	}
+	for _, d := range m.dirs {
+		if err := writeFile(d.path, "tasks", "0"); err != nil {
+			leave()
+			return nil, err
+		}
+	}
+	return leave, nil
 }
+
+// threadHome maps each v1 controller to the calling thread's cgroup in
+// it, from /proc/thread-self/cgroup ("4:memory:/user.slice").
+func threadHome() (map[string]string, error) {
+	data, err := os.ReadFile("/proc/thread-self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	home := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		fields := strings.SplitN(line, ":", 3)
+		if len(fields) != 3 {
+			continue
+		}
+		for _, controller := range strings.Split(fields[1], ",") {
+			home[controller] = fields[2]
+		}
+	}
+	return home, nil
+}
+
+func (m *v1) OOMKills() uint64 { return readKey(m.dir("memory"), "memory.oom_control", "oom_kill") }
 
 func (m *v1) Stats() (Stats, error) {
 	mem := m.dir("memory")
@@ -96,7 +156,7 @@ func (m *v1) Stats() (Stats, error) {
 		CPUUsec:     readUint(m.dir("cpuacct"), "cpuacct.usage") / 1000,
 		Pids:        readUint(m.dir("pids"), "pids.current"),
 		PidsLimit:   readUint(m.dir("pids"), "pids.max"),
-		OOMKills:    readKey(mem, "memory.oom_control", "oom_kill"),
+		OOMKills:    m.OOMKills(),
 	}, nil
 }
 

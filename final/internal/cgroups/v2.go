@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 
@@ -59,9 +60,21 @@ func (m *v2) Set(r Resources) error {
 	return nil
 }
 
-func (m *v2) Join(pid int) error {
-	return writeFile(m.dir, "cgroup.procs", strconv.Itoa(pid))
+// ForkInto uses clone3's CLONE_INTO_CGROUP (Linux 5.7): the kernel
+// places the child in the folder cmd holds open as it creates it.
+func (m *v2) ForkInto(cmd *exec.Cmd) (func() (func(), error), func(), error) {
+	dir, err := os.OpenFile(m.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", m.dir, err)
+	}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &unix.SysProcAttr{}
+	}
+	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
+	return nil, func() { dir.Close() }, nil
 }
+
+func (m *v2) OOMKills() uint64 { return readKey(m.dir, "memory.events", "oom_kill") }
 
 func (m *v2) Stats() (Stats, error) {
 	if _, err := os.Stat(m.dir); err != nil {
@@ -73,7 +86,7 @@ func (m *v2) Stats() (Stats, error) {
 		CPUUsec:     readKey(m.dir, "cpu.stat", "usage_usec"),
 		Pids:        readUint(m.dir, "pids.current"),
 		PidsLimit:   readUint(m.dir, "pids.max"),
-		OOMKills:    readKey(m.dir, "memory.events", "oom_kill"),
+		OOMKills:    m.OOMKills(),
 	}, nil
 }
 

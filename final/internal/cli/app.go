@@ -82,6 +82,7 @@ type env struct {
 	networks   *network.Store
 	images     *image.Store
 	runtime    *container.Runtime
+	imagesDir  string
 	exe        string   // this binary, re-executed as a detached container's monitor
 	global     []string // the global flags, for re-executing skiff
 }
@@ -98,7 +99,8 @@ func newEnv(cmd *cli.Command) (*env, error) {
 		}
 		*dir = abs
 	}
-	images, err := image.Open(filepath.Join(dataRoot, "images"))
+	imagesDir := filepath.Join(dataRoot, "images")
+	images, err := image.Open(imagesDir)
 	if err != nil {
 		return nil, err
 	}
@@ -110,17 +112,28 @@ func newEnv(cmd *cli.Command) (*env, error) {
 		containers: &container.Store{Root: root},
 		networks:   &network.Store{Root: filepath.Join(dataRoot, "networks")},
 		images:     images,
+		imagesDir:  imagesDir,
+		exe:        exe,
 		global:     []string{"--root", root, "--data-root", dataRoot},
 	}
-	// skiff-init, beside skiff, is the container's first process: a small
-	// binary of its own starts in half the time of the whole command line.
-	init := filepath.Join(filepath.Dir(exe), "skiff-init")
-	if _, err := os.Stat(init); err != nil {
-		return nil, fmt.Errorf("%s not found: skiff needs skiff-init beside it (make build makes both)", init)
+	// skiff-init is the container's first process: a small binary of its
+	// own starts in half the time of the whole command line.
+	init, err := e.helper("skiff-init")
+	if err != nil {
+		return nil, err
 	}
-	e.exe = exe
 	e.runtime = &container.Runtime{Store: e.containers, Networks: e.networks, Init: init}
 	return e, nil
+}
+
+// helper is the path of one of skiff's helper binaries, which live
+// beside it.
+func (e *env) helper(name string) (string, error) {
+	path := filepath.Join(filepath.Dir(e.exe), name)
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%s not found: skiff needs %s beside it (make build makes both)", path, name)
+	}
+	return path, nil
 }
 
 // needArgs checks the number of positional arguments.

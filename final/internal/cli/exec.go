@@ -91,14 +91,15 @@ func execAction(ctx context.Context, cmd *cli.Command, e *env) error {
 			return err
 		}
 	}
-	// The whole of this short-lived process joins the cgroup, so that the
-	// command is born in it.
-	if err := cgroups.Open(container.CgroupParent, c.Config.ID).Join(os.Getpid()); err != nil {
+	intoCgroup, done, err := cgroups.Open(container.CgroupParent, c.Config.ID).ForkInto(run)
+	if err != nil {
 		return err
 	}
+	defer done()
 	signals := make(chan os.Signal, 8)
 	signal.Notify(signals, forwardedSignals...)
-	err = nsenter.Start(run, nsenter.Of(c.State.Pid, containerNamespaces(c)...), caps.Drop)
+	dropCaps := func() (func(), error) { return nil, caps.Drop() }
+	err = nsenter.Start(run, nsenter.Of(c.State.Pid, containerNamespaces(c)...), dropCaps, intoCgroup)
 	if err != nil {
 		return &container.StatusError{Code: container.ExitCannotExec, Msg: fmt.Sprintf("exec %s: %v", argv[0], err)}
 	}

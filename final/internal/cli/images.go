@@ -2,9 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -61,15 +62,25 @@ func pullCommand() *cli.Command {
 			if err := needArgs(cmd, 1, "REF"); err != nil {
 				return err
 			}
-			var progress io.Writer = os.Stderr
-			if cmd.Bool("quiet") {
-				progress = nil
-			}
-			img, err := e.images.Pull(ctx, cmd.Args().First(), progress)
+			// The registry client lives in a binary of its own, so that
+			// its weight is not on every container's start (package registry).
+			pull, err := e.helper("skiff-pull")
 			if err != nil {
 				return err
 			}
-			fmt.Println(img.Name)
+			args := []string{"--images", e.imagesDir}
+			if cmd.Bool("quiet") {
+				args = append(args, "--quiet")
+			}
+			helper := exec.CommandContext(ctx, pull, append(args, "--", cmd.Args().First())...)
+			helper.Stdout, helper.Stderr = os.Stdout, os.Stderr
+			if err := helper.Run(); err != nil {
+				var exit *exec.ExitError
+				if errors.As(err, &exit) { // skiff-pull said why
+					return &container.StatusError{Code: exit.ExitCode()}
+				}
+				return err
+			}
 			return nil
 		}),
 	}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/google/nftables"
 	"github.com/urfave/cli/v3"
 
 	"skiff/internal/cgroups"
@@ -60,7 +59,7 @@ func (e *env) prune() error {
 	if tables, err := network.NATTables(); err == nil {
 		for _, t := range tables {
 			if !knownPrefix(known, strings.TrimPrefix(t, "skiff-")) {
-				deleteTable(t)
+				network.DeleteNATTable(t)
 				fmt.Println("deleted nftables table", t)
 			}
 		}
@@ -81,15 +80,6 @@ func knownPrefix(known map[string]bool, prefix string) bool {
 		}
 	}
 	return false
-}
-
-func deleteTable(name string) {
-	conn, err := nftables.New()
-	if err != nil {
-		return
-	}
-	conn.DelTable(&nftables.Table{Name: name, Family: nftables.TableFamilyIPv4})
-	conn.Flush()
 }
 
 // cgroupDirs lists the container cgroups, v2 and v1.

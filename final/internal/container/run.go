@@ -91,18 +91,15 @@ func (r *Runtime) start(c *Container, stdio IO) (*Process, error) {
 	cmd := exec.Command(r.Init, c.Dir)
 	cmd.ExtraFiles = child.files()
 	cmd.SysProcAttr = &unix.SysProcAttr{Cloneflags: cloneFlags(c.Config)}
-	if cg.Version() == 2 { // init is born in its cgroup; on v1 it moves there below
-		dir, err := cgroups.OpenForClone(cg.Paths()[0])
-		if err != nil {
-			return nil, err
-		}
-		defer dir.Close()
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
+	intoCgroup, done, err := cg.ForkInto(cmd)
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	if !c.Config.Process.Terminal {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	}
-	err = nsenter.Start(cmd, join, nil)
+	err = nsenter.Start(cmd, join, intoCgroup)
 	child.closeChildEnds()
 	if err != nil {
 		return nil, fmt.Errorf("start the container's init: %w", err)
@@ -110,7 +107,7 @@ func (r *Runtime) start(c *Container, stdio IO) (*Process, error) {
 	p := &Process{cmd: cmd, cgroup: cg}
 	c.State.Pid = cmd.Process.Pid
 	c.State.PidStart, _ = ProcessStart(c.State.Pid)
-	if err := r.setUpOutside(c, cg); err != nil {
+	if err := r.setUpOutside(c); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, err
@@ -137,14 +134,8 @@ func (r *Runtime) start(c *Container, stdio IO) (*Process, error) {
 }
 
 // setUpOutside does what only the runtime can do from outside: the
-// cgroup on v1, which init must be in before it runs anything, and the
 // network.
-func (r *Runtime) setUpOutside(c *Container, cg cgroups.Manager) error {
-	if cg.Version() == 1 {
-		if err := cg.Join(c.State.Pid); err != nil {
-			return err
-		}
-	}
+func (r *Runtime) setUpOutside(c *Container) error {
 	switch c.Config.Network.Mode {
 	case "bridge":
 		n, err := r.Networks.Get(c.Config.Network.Name)
@@ -171,15 +162,14 @@ func (r *Runtime) Wait(c *Container, p *Process) int {
 	p.cmd.Wait()
 	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	status := WaitStatusCode(unix.WaitStatus(ws))
-	if stats, err := p.cgroup.Stats(); err == nil && stats.OOMKills > 0 {
-		c.State.OOMKilled = true
-	}
+	c.State.OOMKilled = p.cgroup.OOMKills() > 0
 	r.Cleanup(c)
+	if c.Config.AutoRemove { // nothing to record: the folder goes
+		r.Store.Remove(c)
+		return status
+	}
 	c.State.Status, c.State.ExitCode, c.State.FinishedAt = Exited, status, time.Now()
 	c.SaveState()
-	if c.Config.AutoRemove {
-		r.Store.Remove(c)
-	}
 	return status
 }
 

@@ -30,7 +30,7 @@ func (s *Store) ImportDir(dir, name string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", dir, err)
 	}
-	return s.saveNew(name, []string{id}, Config{}, time.Now())
+	return s.AddImage(name, []string{id}, Config{}, time.Now())
 }
 
 // ImportTar makes the root filesystem tar r (e.g. from `docker export`),
@@ -48,7 +48,7 @@ func (s *Store) ImportTar(r io.Reader, name string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", name, err)
 	}
-	return s.saveNew(name, []string{id}, Config{}, time.Now())
+	return s.AddImage(name, []string{id}, Config{}, time.Now())
 }
 
 // Commit makes the container's writable layer upperDir (an overlay's
@@ -70,10 +70,12 @@ func (s *Store) Commit(upperDir string, base *Image, name string, exclude []stri
 	if base != nil {
 		layers, config = append(layers, base.Layers...), base.Config
 	}
-	return s.saveNew(name, append(layers, id), config, time.Now())
+	return s.AddImage(name, append(layers, id), config, time.Now())
 }
 
-func (s *Store) saveNew(name string, layers []string, config Config, created time.Time) (*Image, error) {
+// AddImage saves an image made of layers the store already holds, lowest
+// first.
+func (s *Store) AddImage(name string, layers []string, config Config, created time.Time) (*Image, error) {
 	img, err := s.newImage(name, layers, config, created)
 	if err != nil {
 		return nil, fmt.Errorf("save image %s: %w", name, err)

@@ -43,11 +43,18 @@ func (s *Store) addLayer(r io.Reader, wantID string) (string, error) {
 	if wantID != "" && id != wantID {
 		return "", fmt.Errorf("unpack %s: the content's digest is %s", what, id)
 	}
-	if err := os.Rename(tmp, s.layerDir(id)); err != nil && !s.hasLayer(id) {
+	if err := os.Rename(tmp, s.layerDir(id)); err != nil && !s.HasLayer(id) {
 		return "", fmt.Errorf("unpack layer %s: %w", id, err)
 	}
 	// Else another import unpacked the same layer first: we use theirs.
 	return id, nil
+}
+
+// AddLayer unpacks a layer tar, which must have the diffID id, into the
+// store.
+func (s *Store) AddLayer(r io.Reader, id string) error {
+	_, err := s.addLayer(r, id)
+	return err
 }
 
 // addLayerFromDir writes dir (less the paths in exclude) as a layer tar

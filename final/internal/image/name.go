@@ -77,6 +77,12 @@ func NormalizeName(name string) (string, error) {
 	return repo + ":" + tag, nil
 }
 
+// Host is the registry host an image name starts with, if any.
+func Host(name string) string {
+	host, _ := splitHost(name)
+	return host
+}
+
 // splitHost splits off the registry host, which is the first component if
 // it looks like a host: it has a dot or a port, is "localhost", or has
 // capitals (which a repository may not).

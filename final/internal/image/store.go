@@ -74,7 +74,8 @@ func (s *Store) layerDir(id string) string { return filepath.Join(s.layersDir(),
 func (s *Store) indexPath() string         { return filepath.Join(s.root, "images.json") }
 func (s *Store) lockPath() string          { return filepath.Join(s.root, "lock") }
 
-func (s *Store) hasLayer(id string) bool {
+// HasLayer tells whether the store holds the layer id (a diffID's hex).
+func (s *Store) HasLayer(id string) bool {
 	_, err := os.Lstat(s.layerDir(id))
 	return err == nil
 }
@@ -256,7 +257,7 @@ func (s *Store) save(img *Image) error {
 	// A Remove may have deleted a layer we found already there and did
 	// not unpack. Checked under the lock, so it cannot happen after this.
 	for _, id := range img.Layers {
-		if !s.hasLayer(id) {
+		if !s.HasLayer(id) {
 			return fmt.Errorf("save image %s: layer %s was removed meanwhile; try again", img.Name, id)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -34,6 +35,9 @@ const (
 
 // Main runs init for the container in dir and does not return.
 func Main(dir string) {
+	// The capability bounding set belongs to a thread, and only the
+	// thread that execs passes its own on: keep this goroutine on one.
+	runtime.LockOSThread()
 	unix.CloseOnExec(ErrorFd) // so that a successful exec reports EOF
 	errs := os.NewFile(ErrorFd, "errors")
 	err := run(dir, errs)
@@ -165,16 +169,24 @@ func startProcess(cfg *container.Config, errs *os.File) error {
 	return nil
 }
 
-// setUser switches to the container's user; Go applies it to every thread.
+// setUser switches to the container's user. Go applies setgid and setuid
+// to every thread of the process, one signal each, so what is already so
+// (root, most often) is left alone.
 func setUser(uid, gid uint32) error {
-	if err := unix.Setgroups(nil); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
+	if groups, err := unix.Getgroups(); err != nil || len(groups) > 0 {
+		if err := unix.Setgroups(nil); err != nil {
+			return fmt.Errorf("setgroups: %w", err)
+		}
 	}
-	if err := unix.Setgid(int(gid)); err != nil {
-		return fmt.Errorf("setgid %d: %w", gid, err)
+	if r, e, s := unix.Getresgid(); r != int(gid) || e != int(gid) || s != int(gid) {
+		if err := unix.Setgid(int(gid)); err != nil {
+			return fmt.Errorf("setgid %d: %w", gid, err)
+		}
 	}
-	if err := unix.Setuid(int(uid)); err != nil {
-		return fmt.Errorf("setuid %d: %w", uid, err)
+	if r, e, s := unix.Getresuid(); r != int(uid) || e != int(uid) || s != int(uid) {
+		if err := unix.Setuid(int(uid)); err != nil {
+			return fmt.Errorf("setuid %d: %w", uid, err)
+		}
 	}
 	return nil
 }

@@ -45,7 +45,7 @@ func (s *Store) Attach(n *Network, pid int, ep Endpoint, ports []Port) (*Attachm
 	steps := []func() error{
 		func() error { return createVeth(a.HostVeth, bridge, pid) },
 		func() error { return configureInside(pid, ip, n) },
-		func() error { return addNATRules(ep.ID, ip, n, ports) },
+		func() error { return addPortRules(ep.ID, ip, ports) },
 		func() error { return s.WriteHosts(n) },
 	}
 	for _, step := range steps {
@@ -62,30 +62,45 @@ func (s *Store) Attach(n *Network, pid int, ep Endpoint, ports []Port) (*Attachm
 // The veth pair is not deleted here: the kernel deletes it when the
 // container's network namespace dies with its last process, and deleting
 // it ourselves would wait for an RCU grace period, ~15 ms, on the path of
-// every `skiff run`.
+// every `skiff run`. The port rules' table is deleted only if the
+// container holds ports: even a failed deletion waits as long.
 func (s *Store) Detach(n *Network, id, ip string) {
-	deleteNATRules(id)
-	s.releasePorts(id)
+	if ports := s.portFiles(id); len(ports) > 0 {
+		deletePortRules(id) // before the ports are free for another
+		for _, f := range ports {
+			os.Remove(f)
+		}
+	}
 	s.release(n, ip)
 	s.WriteHosts(n)
 }
 
 // LoopbackUp brings lo up in the caller's own network namespace: what a
-// container with --network none gets.
+// container with --network none gets. In a new namespace lo is always the
+// first link, index 1, so one netlink request does it.
 func LoopbackUp() error {
-	lo, err := netlink.LinkByName("lo")
-	if err == nil {
-		err = netlink.LinkSetUp(lo)
-	}
-	if err != nil {
+	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}
+	if err := netlink.LinkSetUp(lo); err != nil {
 		return fmt.Errorf("ip link set lo up: %w", err)
 	}
 	return nil
 }
 
+// ensureBridge makes the network's bridge and nftables table, unless they
+// are there: the first container on a network makes them, and they stay.
 func (s *Store) ensureBridge(n *Network) (netlink.Link, error) {
-	if br, err := netlink.LinkByName(n.Bridge); err == nil {
+	if br, err := netlink.LinkByName(n.Bridge); err == nil && hasNetworkTable(n) {
 		return br, nil
+	}
+	unlock, err := lock(filepath.Join(s.Root, "lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if !hasNetworkTable(n) {
+		if err := addNetworkTable(n); err != nil {
+			return nil, err
+		}
 	}
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}
 	if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
@@ -216,10 +231,19 @@ func (s *Store) reservePorts(id string, ports []Port) error {
 
 // releasePorts gives back every host port container id holds.
 func (s *Store) releasePorts(id string) {
+	for _, f := range s.portFiles(id) {
+		os.Remove(f)
+	}
+}
+
+// portFiles are the reservations of container id's host ports.
+func (s *Store) portFiles(id string) []string {
 	files, _ := filepath.Glob(filepath.Join(s.Root, "ports", "*"))
+	var held []string
 	for _, f := range files {
 		if owner, _ := os.ReadFile(f); string(owner) == id {
-			os.Remove(f)
+			held = append(held, f)
 		}
 	}
+	return held
 }

@@ -151,6 +151,7 @@ func (s *Store) Remove(name string) error {
 			return fmt.Errorf("ip link del %s: %w", n.Bridge, err)
 		}
 	}
+	deleteTable(networkTable(n).Name)
 	os.RemoveAll(filepath.Join(s.Root, name))
 	return os.Remove(filepath.Join(s.Root, name+".json"))
 }

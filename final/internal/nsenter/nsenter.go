@@ -43,12 +43,23 @@ func Of(pid int, kinds ...string) []Namespace {
 	return ns
 }
 
+// A Step changes the thread that forks, just before the fork and before
+// it joins any namespace, while paths still name the host's files: the
+// capability bounding set, or the thread's cgroup on v1. The function it
+// returns, if not nil, runs once the process has started.
+type Step func() (after func(), err error)
+
 // Start starts cmd in the namespaces join, on top of any new ones its
-// SysProcAttr.Cloneflags asks for. prepare, if not nil, runs on the same
-// thread just before the fork, for per-thread settings such as the
-// capability bounding set.
-func Start(cmd *exec.Cmd, join []Namespace, prepare func() error) error {
-	if len(join) == 0 && prepare == nil {
+// SysProcAttr.Cloneflags asks for, after running steps (nil ones are
+// skipped) on the thread that forks.
+func Start(cmd *exec.Cmd, join []Namespace, steps ...Step) error {
+	var prepare []Step
+	for _, step := range steps {
+		if step != nil {
+			prepare = append(prepare, step)
+		}
+	}
+	if len(join) == 0 && len(prepare) == 0 {
 		return cmd.Start()
 	}
 	done := make(chan error, 1)
@@ -59,9 +70,18 @@ func Start(cmd *exec.Cmd, join []Namespace, prepare func() error) error {
 	return <-done
 }
 
-func startOnThisThread(cmd *exec.Cmd, join []Namespace, prepare func() error) error {
+func startOnThisThread(cmd *exec.Cmd, join []Namespace, steps []Step) error {
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return fmt.Errorf("unshare CLONE_FS: %w", err)
+	}
+	for _, step := range steps {
+		after, err := step()
+		if err != nil {
+			return err
+		}
+		if after != nil {
+			defer after()
+		}
 	}
 	for _, ns := range join {
 		f, err := os.Open(ns.Path)
@@ -72,11 +92,6 @@ func startOnThisThread(cmd *exec.Cmd, join []Namespace, prepare func() error) er
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("setns %s: %w", ns.Path, err)
-		}
-	}
-	if prepare != nil {
-		if err := prepare(); err != nil {
-			return err
 		}
 	}
 	return cmd.Start()

@@ -1,4 +1,10 @@
-package image
+// Package registry downloads images from OCI and Docker registries into
+// skiff's image store, with go-containerregistry. It is skiff's only user
+// of HTTP, TLS and that library, and lives in a binary of its own,
+// skiff-pull (final/cmd/skiff-pull): every Go package a binary links runs
+// its initialisers and costs page faults at each start, and skiff starts
+// once per container.
+package registry
 
 import (
 	"context"
@@ -13,14 +19,16 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"skiff/internal/image"
 )
 
 // Pull downloads the image ref from its registry (Docker Hub if ref names
 // none) and saves it under ref's normalised name. Layers already in the
 // store are not downloaded again. Progress lines go to progress, if not
 // nil.
-func (s *Store) Pull(ctx context.Context, ref string, progress io.Writer) (*Image, error) {
-	imgName, err := NormalizeName(ref)
+func Pull(ctx context.Context, s *image.Store, ref string, progress io.Writer) (*image.Image, error) {
+	imgName, err := image.NormalizeName(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -44,13 +52,13 @@ func (s *Store) Pull(ctx context.Context, ref string, progress io.Writer) (*Imag
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("pull %s: %w", imgName, err)
 		}
-		id, err := s.pullLayer(layer, progress)
+		id, err := pullLayer(s, layer, progress)
 		if err != nil {
 			return nil, fmt.Errorf("pull %s: %w", imgName, err)
 		}
 		ids = append(ids, id)
 	}
-	config := Config{
+	config := image.Config{
 		Env:        cf.Config.Env,
 		Entrypoint: cf.Config.Entrypoint,
 		Cmd:        cf.Config.Cmd,
@@ -61,7 +69,7 @@ func (s *Store) Pull(ctx context.Context, ref string, progress io.Writer) (*Imag
 	if created.IsZero() {
 		created = time.Now()
 	}
-	return s.saveNew(imgName, ids, config, created)
+	return s.AddImage(imgName, ids, config, created)
 }
 
 // fetch reads the image's manifest, for this machine's architecture if
@@ -84,7 +92,7 @@ func fetch(ctx context.Context, imgName string) (v1.Image, error) {
 
 // isLoopback tells whether imgName's registry is on this machine.
 func isLoopback(imgName string) bool {
-	host, _ := splitHost(imgName)
+	host := image.Host(imgName)
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
@@ -94,7 +102,7 @@ func isLoopback(imgName string) bool {
 }
 
 // pullLayer downloads and unpacks one layer, unless the store has it.
-func (s *Store) pullLayer(layer v1.Layer, progress io.Writer) (string, error) {
+func pullLayer(s *image.Store, layer v1.Layer, progress io.Writer) (string, error) {
 	diffID, err := layer.DiffID()
 	if err != nil {
 		return "", err
@@ -103,7 +111,7 @@ func (s *Store) pullLayer(layer v1.Layer, progress io.Writer) (string, error) {
 		return "", fmt.Errorf("layer %s: unsupported digest algorithm", diffID)
 	}
 	id := diffID.Hex
-	if s.hasLayer(id) {
+	if s.HasLayer(id) {
 		fmt.Fprintf(progress, "%s: already exists\n", id[:12])
 		return id, nil
 	}
@@ -113,8 +121,8 @@ func (s *Store) pullLayer(layer v1.Layer, progress io.Writer) (string, error) {
 	}
 	defer rc.Close()
 	counter := &progressReader{r: rc, w: progress, label: id[:12]}
-	// addLayer checks the tar's digest against the diffID.
-	if _, err := s.addLayer(counter, id); err != nil {
+	// AddLayer checks the tar's digest against the diffID.
+	if err := s.AddLayer(counter, id); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(progress, "\r%s: done, %s\n", id[:12], humanSize(counter.n))
