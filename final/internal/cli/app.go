@@ -15,6 +15,7 @@ import (
 
 	"skiff/internal/container"
 	"skiff/internal/image"
+	"skiff/internal/lifecycle"
 	"skiff/internal/network"
 )
 
@@ -81,7 +82,7 @@ type env struct {
 	containers *container.Store
 	networks   *network.Store
 	images     *image.Store
-	runtime    *container.Runtime
+	runtime    *lifecycle.Runtime
 	imagesDir  string
 	exe        string   // this binary, re-executed as a detached container's monitor
 	global     []string // the global flags, for re-executing skiff
@@ -122,7 +123,7 @@ func newEnv(cmd *cli.Command) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.runtime = &container.Runtime{Store: e.containers, Networks: e.networks, Init: init}
+	e.runtime = &lifecycle.Runtime{Store: e.containers, Networks: e.networks, Init: init}
 	return e, nil
 }
 

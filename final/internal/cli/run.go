@@ -23,6 +23,7 @@ import (
 	"skiff/internal/cgroups"
 	"skiff/internal/container"
 	"skiff/internal/image"
+	"skiff/internal/lifecycle"
 	"skiff/internal/network"
 	"skiff/internal/terminal"
 )
@@ -402,7 +403,7 @@ var forwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.
 func (e *env) runForeground(c *container.Container, interactive bool) error {
 	signals := make(chan os.Signal, 8)
 	signal.Notify(signals, forwardedSignals...)
-	stdio := container.IO{Stdout: os.Stdout, Stderr: os.Stderr}
+	stdio := lifecycle.IO{Stdout: os.Stdout, Stderr: os.Stderr}
 	if interactive {
 		stdio.Stdin = os.Stdin
 	}
@@ -494,7 +495,7 @@ func monitorAction(ctx context.Context, cmd *cli.Command, e *env) error {
 		return err
 	}
 	c.State.MonitorPid = os.Getpid()
-	p, err := e.runtime.Start(c, container.IO{Stdout: os.Stdout, Stderr: os.Stderr})
+	p, err := e.runtime.Start(c, lifecycle.IO{Stdout: os.Stdout, Stderr: os.Stderr})
 	if err != nil {
 		fmt.Fprintf(ready, "%d %v", container.StatusOf(err), err)
 		if c.Config.AutoRemove {

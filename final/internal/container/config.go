@@ -13,6 +13,9 @@ import (
 )
 
 // Config is what `skiff run` was asked for. The process, mounts and limits
+// CgroupParent holds one cgroup per container.
+const CgroupParent = "skiff"
+
 // use the OCI runtime spec's types, as runc's config.json does.
 type Config struct {
 	ID      string    `json:"id"`

@@ -1,7 +1,6 @@
 package container
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -37,17 +36,19 @@ func (c *Container) Stop(timeout time.Duration) error {
 	if err := c.Kill(unix.SIGTERM); err != nil {
 		return err
 	}
-	if c.waitGone(timeout) {
+	if c.WaitGone(timeout) {
 		return nil
 	}
 	if err := c.Kill(unix.SIGKILL); err != nil && c.State.Alive() {
 		return err
 	}
-	c.waitGone(10 * time.Second)
+	c.WaitGone(10 * time.Second)
 	return nil
 }
 
-func (c *Container) waitGone(timeout time.Duration) bool {
+// WaitGone waits until the container's first process is gone, at most
+// timeout; it tells whether it is.
+func (c *Container) WaitGone(timeout time.Duration) bool {
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if !c.State.Alive() {
 			return true
@@ -66,29 +67,8 @@ func (c *Container) WaitExited(timeout time.Duration) {
 	}
 }
 
-// monitorAlive tells whether the container's monitor process still runs.
-func (c *Container) monitorAlive() bool {
+// MonitorAlive tells whether the container's monitor process still runs.
+func (c *Container) MonitorAlive() bool {
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c.State.MonitorPid))
 	return c.State.MonitorPid != 0 && err == nil && strings.Contains(string(cmdline), "monitor\x00"+c.Config.ID)
-}
-
-// Remove deletes a container. A running one only with force: it is killed,
-// and whatever its runtime did not clean up (the runtime may have died) is
-// taken down here.
-func (r *Runtime) Remove(c *Container, force bool) error {
-	if c.State.Status == Running && c.State.Alive() {
-		if !force {
-			return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.Config.Name)
-		}
-		c.Kill(unix.SIGKILL)
-		c.waitGone(10 * time.Second)
-	}
-	if c.monitorAlive() {
-		c.WaitExited(2 * time.Second) // let it record the exit first
-	}
-	r.Cleanup(c)
-	if err := r.Store.Remove(c); err != nil && !errors.Is(err, ErrNotFound) {
-		return err
-	}
-	return nil
 }

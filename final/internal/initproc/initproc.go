@@ -21,7 +21,6 @@ import (
 
 	"skiff/internal/caps"
 	"skiff/internal/container"
-	"skiff/internal/network"
 	"skiff/internal/rootfs"
 	"skiff/internal/terminal"
 )
@@ -65,7 +64,7 @@ func run(dir string, errs *os.File) error {
 		return fmt.Errorf("sethostname %s: %w", cfg.Hostname, err)
 	}
 	if cfg.Network.Mode == "none" {
-		if err := network.LoopbackUp(); err != nil {
+		if err := loopbackUp(); err != nil {
 			return err
 		}
 	}
@@ -123,6 +122,30 @@ func initLayer(dir string) []container.Mount {
 		mounts = append(mounts, container.Mount{Source: filepath.Join(dir, filepath.Base(name)), Destination: name})
 	}
 	return mounts
+}
+
+// loopbackUp brings lo up: what a container with --network none gets (on
+// a bridge network the runtime does it from outside). Two ioctls do it,
+// where a netlink library would link in Go's net package, whose weight
+// every container start would pay.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	defer unix.Close(fd)
+	lo, err := unix.NewIfreq("lo")
+	if err == nil {
+		err = unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, lo)
+	}
+	if err == nil {
+		lo.SetUint16(lo.Uint16() | unix.IFF_UP)
+		err = unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, lo)
+	}
+	if err != nil {
+		return fmt.Errorf("ip link set lo up: %w", err)
+	}
+	return nil
 }
 
 // attachTerminal opens a pseudo-terminal on the container's own devpts,

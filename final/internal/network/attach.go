@@ -75,17 +75,6 @@ func (s *Store) Detach(n *Network, id, ip string) {
 	s.WriteHosts(n)
 }
 
-// LoopbackUp brings lo up in the caller's own network namespace: what a
-// container with --network none gets. In a new namespace lo is always the
-// first link, index 1, so one netlink request does it.
-func LoopbackUp() error {
-	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}
-	if err := netlink.LinkSetUp(lo); err != nil {
-		return fmt.Errorf("ip link set lo up: %w", err)
-	}
-	return nil
-}
-
 // ensureBridge makes the network's bridge and nftables table, unless they
 // are there: the first container on a network makes them, and they stay.
 func (s *Store) ensureBridge(n *Network) (netlink.Link, error) {

@@ -1,4 +1,9 @@
-package container
+// Package lifecycle is the runtime's side of a container, outside it:
+// Start sets up its cgroup and network and starts its init (package
+// initproc, the inside), Wait waits for it and records how it ended,
+// Cleanup and Remove take everything down. The foreground `skiff run` and
+// the monitor of a detached container make the same calls.
+package lifecycle
 
 import (
 	"errors"
@@ -14,17 +19,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"skiff/internal/cgroups"
+	"skiff/internal/container"
 	"skiff/internal/network"
 	"skiff/internal/nsenter"
 	"skiff/internal/terminal"
 )
 
-// CgroupParent holds one cgroup per container.
-const CgroupParent = "skiff"
-
 // Runtime starts, watches and cleans up containers.
 type Runtime struct {
-	Store    *Store
+	Store    *container.Store
 	Networks *network.Store
 	Init     string // the skiff-init binary, started as the container's first process
 }
@@ -46,13 +49,13 @@ type Process struct {
 // Start sets up and starts a created container, and returns once its
 // command runs (or failed to start: then everything is cleaned up and the
 // error carries Docker's status, 125, 126 or 127).
-func (r *Runtime) Start(c *Container, stdio IO) (*Process, error) {
+func (r *Runtime) Start(c *container.Container, stdio IO) (*Process, error) {
 	p, err := r.start(c, stdio)
 	if err != nil {
 		r.Cleanup(c)
-		c.State.Status, c.State.Error, c.State.FinishedAt = Exited, err.Error(), time.Now()
-		c.State.ExitCode = ExitRuntime
-		var se *StatusError
+		c.State.Status, c.State.Error, c.State.FinishedAt = container.Exited, err.Error(), time.Now()
+		c.State.ExitCode = container.ExitRuntime
+		var se *container.StatusError
 		if errors.As(err, &se) {
 			c.State.ExitCode = se.Code
 		}
@@ -62,16 +65,8 @@ func (r *Runtime) Start(c *Container, stdio IO) (*Process, error) {
 	return p, nil
 }
 
-func (r *Runtime) start(c *Container, stdio IO) (*Process, error) {
-	if err := r.writeInitLayer(c); err != nil {
-		return nil, err
-	}
-	for _, sub := range []string{"upper", "work", "merged"} {
-		if err := os.MkdirAll(c.Path(sub), 0o755); err != nil {
-			return nil, err
-		}
-	}
-	cg, err := cgroups.New(CgroupParent, c.Config.ID)
+func (r *Runtime) start(c *container.Container, stdio IO) (*Process, error) {
+	cg, err := cgroups.New(container.CgroupParent, c.Config.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -106,13 +101,15 @@ func (r *Runtime) start(c *Container, stdio IO) (*Process, error) {
 	}
 	p := &Process{cmd: cmd, cgroup: cg}
 	c.State.Pid = cmd.Process.Pid
-	c.State.PidStart, _ = ProcessStart(c.State.Pid)
+	c.State.PidStart, _ = container.ProcessStart(c.State.Pid)
+	// The rest is done while init's Go runtime starts; init waits for
+	// the sync byte before it mounts anything.
 	if err := r.setUpOutside(c); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, err
 	}
-	c.State.Status, c.State.StartedAt = Running, time.Now()
+	c.State.Status, c.State.StartedAt = container.Running, time.Now()
 	if err := c.SaveState(); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -133,9 +130,17 @@ func (r *Runtime) start(c *Container, stdio IO) (*Process, error) {
 	return p, nil
 }
 
-// setUpOutside does what only the runtime can do from outside: the
-// network.
-func (r *Runtime) setUpOutside(c *Container) error {
+// setUpOutside prepares what init needs from outside: the files of the
+// init layer, the overlay's folders and the network.
+func (r *Runtime) setUpOutside(c *container.Container) error {
+	if err := r.writeInitLayer(c); err != nil {
+		return err
+	}
+	for _, sub := range []string{"upper", "work", "merged"} {
+		if err := os.MkdirAll(c.Path(sub), 0o755); err != nil {
+			return err
+		}
+	}
 	switch c.Config.Network.Mode {
 	case "bridge":
 		n, err := r.Networks.Get(c.Config.Network.Name)
@@ -158,17 +163,17 @@ func (r *Runtime) setUpOutside(c *Container) error {
 
 // Wait waits for the container's command to end, records how it ended and
 // cleans up. It returns the exit status.
-func (r *Runtime) Wait(c *Container, p *Process) int {
+func (r *Runtime) Wait(c *container.Container, p *Process) int {
 	p.cmd.Wait()
 	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	status := WaitStatusCode(unix.WaitStatus(ws))
+	status := container.WaitStatusCode(unix.WaitStatus(ws))
 	c.State.OOMKilled = p.cgroup.OOMKills() > 0
 	r.Cleanup(c)
 	if c.Config.AutoRemove { // nothing to record: the folder goes
 		r.Store.Remove(c)
 		return status
 	}
-	c.State.Status, c.State.ExitCode, c.State.FinishedAt = Exited, status, time.Now()
+	c.State.Status, c.State.ExitCode, c.State.FinishedAt = container.Exited, status, time.Now()
 	c.SaveState()
 	return status
 }
@@ -178,12 +183,12 @@ func (r *Runtime) Wait(c *Container, p *Process) int {
 // gone, so that `rm -f` can finish the job of a runtime that died. Killing
 // the processes first also ends the container's namespaces, and with its
 // network namespace the kernel deletes its veth pair.
-func (r *Runtime) Cleanup(c *Container) {
+func (r *Runtime) Cleanup(c *container.Container) {
 	unlock, err := c.Lock()
 	if err == nil {
 		defer unlock()
 	}
-	cgroups.Open(CgroupParent, c.Config.ID).Destroy() // kills what is left first
+	cgroups.Open(container.CgroupParent, c.Config.ID).Destroy() // kills what is left first
 	if c.Config.Network.Mode == "bridge" {
 		if n, err := r.Networks.Get(c.Config.Network.Name); err == nil {
 			r.Networks.Detach(n, c.Config.ID, c.State.IP)
@@ -195,7 +200,7 @@ func (r *Runtime) Cleanup(c *Container) {
 
 // cloneFlags are the namespaces the container gets of its own; the ones
 // it shares with another container are joined instead.
-func cloneFlags(cfg Config) uintptr {
+func cloneFlags(cfg container.Config) uintptr {
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWUTS)
 	if cfg.IPC == "" {
 		flags |= unix.CLONE_NEWIPC
@@ -211,7 +216,7 @@ func cloneFlags(cfg Config) uintptr {
 
 // sharedNamespaces lists the namespaces of other containers to join:
 // --network, --ipc and --pid container:NAME, the makings of a pod.
-func (r *Runtime) sharedNamespaces(c *Container) ([]nsenter.Namespace, error) {
+func (r *Runtime) sharedNamespaces(c *container.Container) ([]nsenter.Namespace, error) {
 	var join []nsenter.Namespace
 	for kind, id := range map[string]string{"net": c.Config.Network.Join, "ipc": c.Config.IPC, "pid": c.Config.PID} {
 		if id == "" {
@@ -234,7 +239,7 @@ func (r *Runtime) sharedNamespaces(c *Container) ([]nsenter.Namespace, error) {
 
 // writeInitLayer writes the container's own /etc/hostname, /etc/hosts and
 // /etc/resolv.conf.
-func (r *Runtime) writeInitLayer(c *Container) error {
+func (r *Runtime) writeInitLayer(c *container.Container) error {
 	files := map[string]string{
 		"hostname":    c.Config.Hostname + "\n",
 		"resolv.conf": resolvConf(),
@@ -336,7 +341,28 @@ func (p *childPipes) initError() error {
 	code, text, _ := strings.Cut(string(msg), " ")
 	status, err := strconv.Atoi(code)
 	if err != nil {
-		status = ExitRuntime
+		status = container.ExitRuntime
 	}
-	return &StatusError{Code: status, Msg: text}
+	return &container.StatusError{Code: status, Msg: text}
+}
+
+// Remove deletes a container. A running one only with force: it is killed,
+// and whatever its runtime did not clean up (the runtime may have died) is
+// taken down here.
+func (r *Runtime) Remove(c *container.Container, force bool) error {
+	if c.State.Status == container.Running && c.State.Alive() {
+		if !force {
+			return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.Config.Name)
+		}
+		c.Kill(unix.SIGKILL)
+		c.WaitGone(10 * time.Second)
+	}
+	if c.MonitorAlive() {
+		c.WaitExited(2 * time.Second) // let it record the exit first
+	}
+	r.Cleanup(c)
+	if err := r.Store.Remove(c); err != nil && !errors.Is(err, container.ErrNotFound) {
+		return err
+	}
+	return nil
 }
