@@ -1,5 +1,7 @@
 // Package nsenter starts processes inside the namespaces of a running
-// container, as `docker exec` and pods (--network container:NAME) need.
+// container, as `docker exec` and pods (--network container:NAME) need,
+// and more generally forks from a thread of its own that may be changed
+// first (Step): on cgroup v1, every container's init is forked that way.
 //
 // setns(2) into a mount namespace fails in a multithreaded process, and a
 // Go program has threads before main runs. runc solves it with a C
