@@ -44,7 +44,6 @@ type Stats struct {
 
 // Manager is one container's cgroup.
 type Manager interface {
-	Version() int
 	Paths() []string
 	Set(Resources) error
 	// ForkInto makes the process that cmd starts be born in the cgroup,

@@ -21,8 +21,6 @@ type v1 struct{ dirs []v1Dir }
 
 type v1Dir struct{ controller, path string }
 
-func (m *v1) Version() int { return 1 }
-
 func (m *v1) Paths() []string {
 	var paths []string
 	for _, d := range m.dirs {

@@ -14,7 +14,6 @@ import (
 // v2 is a cgroup in the unified hierarchy: one folder, every controller.
 type v2 struct{ dir string }
 
-func (m *v2) Version() int    { return 2 }
 func (m *v2) Paths() []string { return []string{m.dir} }
 
 // create hands the controllers down from the parent, then makes the
