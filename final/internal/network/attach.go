@@ -65,12 +65,10 @@ func (s *Store) Attach(n *Network, pid int, ep Endpoint, ports []Port) (*Attachm
 // every `skiff run`. The port rules' table is deleted only if the
 // container holds ports: even a failed deletion waits as long.
 func (s *Store) Detach(n *Network, id, ip string) {
-	if ports := s.portFiles(id); len(ports) > 0 {
+	if len(s.portFiles(id)) > 0 {
 		deletePortRules(id) // before the ports are free for another
-		for _, f := range ports {
-			os.Remove(f)
-		}
 	}
+	s.releasePorts(id)
 	s.release(n, ip)
 	s.WriteHosts(n)
 }
