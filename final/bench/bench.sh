@@ -56,23 +56,31 @@ touch "$work/mntns"
 unshare --mount="$work/mntns" --propagation private sh -c "umount /sys/fs/cgroup/unified 2>/dev/null || true"
 in_ns="nsenter --mount=$work/mntns"
 
-echo "bench: $runs runs each, after 3 warm-up runs (hyperfine -N)"
-$in_ns hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/none.json" \
-	-n "skiff --network none" "$(pwd)/$skiff run --rm --network none busybox true" \
-	-n "runc run" "runc --root $work/state/runc run --bundle $work/bundle bench-runc" \
-	-n "crun run" "crun --root $work/state/crun run --bundle $work/bundle bench-crun" >/dev/null
-$in_ns hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/bridge.json" \
-	-n "skiff (bridge)" "$(pwd)/$skiff run --rm busybox true" >/dev/null
+# The machine is shared and its speed drifts within a minute: hyperfine
+# runs each command's runs back to back, so the runs are split into
+# rounds, each timing all four commands, and the medians are taken over
+# every run of every round.
+rounds=${ROUNDS:-5}
+per_round=$(( (runs + rounds - 1) / rounds ))
+echo "bench: $((per_round * rounds)) runs each, in $rounds rounds of $per_round after 3 warm-up runs (hyperfine -N)"
+for round in $(seq "$rounds"); do
+	$in_ns hyperfine -N --warmup 3 --runs "$per_round" --export-json "$work/round-$round.json" \
+		-n "skiff --network none" "$(pwd)/$skiff run --rm --network none busybox true" \
+		-n "runc run" "runc --root $work/state/runc run --bundle $work/bundle bench-runc" \
+		-n "crun run" "crun --root $work/state/crun run --bundle $work/bundle bench-crun" \
+		-n "skiff (bridge)" "$(pwd)/$skiff run --rm busybox true" >/dev/null
+done
 
-python3 - "$work/none.json" "$work/bridge.json" <<'PY'
-import json, sys
-rows = []
+python3 - "$work"/round-*.json <<'PY'
+import json, statistics, sys
+times = {}
 for f in sys.argv[1:]:
-    rows += json.load(open(f))["results"]
-ms = {r["command"]: r["median"] * 1000 for r in rows}
+    for r in json.load(open(f))["results"]:
+        times.setdefault(r["command"], []).extend(t * 1000 for t in r["times"])
+ms = {c: statistics.median(t) for c, t in times.items()}
 print(f"{'command':<24}{'median ms':>10}{'min ms':>9}")
-for r in rows:
-    print(f"{r['command']:<24}{r['median']*1000:>10.2f}{r['min']*1000:>9.2f}")
+for c, t in times.items():
+    print(f"{c:<24}{ms[c]:>10.2f}{min(t):>9.2f}")
 s, runc, crun, br = ms["skiff --network none"], ms["runc run"], ms["crun run"], ms["skiff (bridge)"]
 print()
 print(f"runc / skiff: {runc/s:.2f}x   (target: 3x or more)")

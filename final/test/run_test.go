@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink"
 )
 
 func TestRunExitStatuses(t *testing.T) {
@@ -444,6 +445,70 @@ func TestMonitorKilled(t *testing.T) {
 	}
 	must(t, "rm", "-f", "orphan")
 	assertNothingLeft(t, before)
+}
+
+// TestSystemPrune: prune removes what runtimes killed with SIGKILL left
+// behind, and the table and bridge of a network whose file was deleted
+// by hand, but neither a running container nor one whose runtime is alive
+// and still starting it.
+func TestSystemPrune(t *testing.T) {
+	before := hostMounts(t)
+	detached(t, "running", "busybox", "sleep", "100")
+	must(t, "run", "-d", "--name", "killed", "-p", "8083:80", "busybox", "sleep", "100")
+	syscall.Kill(inspect(t, "killed").State.MonitorPid, syscall.SIGKILL)
+	syscall.Kill(pidOf(t, "killed"), syscall.SIGKILL)
+
+	// A container in the "created" state whose monitor (this test) lives
+	// is being started: prune leaves it. Once its monitor is gone, it is
+	// a leftover.
+	detached(t, "starting", "busybox", "true")
+	for try := 0; try < 100 && !strings.Contains(must(t, "ps", "-a"), "Exited"); try++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	stateFile := filepath.Join(roots[1], "containers", inspect(t, "starting").ID, "state.json")
+	setCreated := func(monitorPid int, monitorStart uint64) {
+		state := fmt.Sprintf(`{"status": "created", "monitorPid": %d, "monitorStart": %d}`, monitorPid, monitorStart)
+		if err := os.WriteFile(stateFile, []byte(state), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setCreated(os.Getpid(), processStart(t, os.Getpid()))
+
+	must(t, "network", "create", "doomed")
+	must(t, "run", "--rm", "--network", "doomed", "busybox", "true")
+	os.Remove(filepath.Join(roots[3], "networks", "doomed.json"))
+
+	out := must(t, "system", "prune")
+	ps := must(t, "ps", "-a")
+	if !strings.Contains(ps, "running") || !strings.Contains(ps, "starting") || strings.Contains(ps, "killed") {
+		t.Errorf("after prune, want running and starting kept, killed gone:\n%s\nprune said:\n%s", ps, out)
+	}
+	if tables := skiffTables(t); slices.Contains(tables, "skiff-net-doomed") {
+		t.Errorf("prune left the table of the deleted network: %v", tables)
+	}
+	if _, err := netlink.LinkByName("skiff-doomed"); err == nil {
+		t.Error("prune left the bridge of the deleted network")
+	}
+
+	setCreated(1<<22, 1) // no such process
+	must(t, "system", "prune")
+	if ps := must(t, "ps", "-a"); strings.Contains(ps, "starting") {
+		t.Errorf("prune kept a created container whose monitor is gone:\n%s", ps)
+	}
+	must(t, "rm", "-f", "running")
+	assertNothingLeft(t, before)
+}
+
+// processStart is field 22 of /proc/PID/stat, the process's start time.
+func processStart(t *testing.T, pid int) uint64 {
+	t.Helper()
+	stat := readFile(t, fmt.Sprintf("/proc/%d/stat", pid))
+	fields := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
+	start, err := strconv.ParseUint(fields[19], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start
 }
 
 func TestInitReapsAndForwards(t *testing.T) {

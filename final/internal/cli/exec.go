@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path"
 	"path/filepath"
 	"strings"
@@ -48,6 +47,7 @@ func execAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err := needArgs(cmd, 2, "[flags] NAME COMMAND [ARG...]"); err != nil {
 		return err
 	}
+	caught := catchSignals()
 	c, err := e.containers.Get(cmd.Args().First())
 	if err != nil {
 		return err
@@ -96,8 +96,7 @@ func execAction(ctx context.Context, cmd *cli.Command, e *env) error {
 		return err
 	}
 	defer done()
-	signals := make(chan os.Signal, 8)
-	signal.Notify(signals, forwardedSignals...)
+	signals := caught()
 	dropCaps := func() (func(), error) { return nil, caps.Drop() }
 	err = nsenter.Start(run, nsenter.Of(c.State.Pid, containerNamespaces(c)...), dropCaps, intoCgroup)
 	if err != nil {

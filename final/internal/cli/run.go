@@ -67,6 +67,10 @@ func runAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err := needArgs(cmd, 1, "[flags] IMAGE|ROOTFS [COMMAND [ARG...]]"); err != nil {
 		return err
 	}
+	var caught func() <-chan os.Signal
+	if !cmd.Bool("detach") {
+		caught = catchSignals()
+	}
 	cfg, err := e.configFromFlags(cmd)
 	if err != nil {
 		return err
@@ -78,7 +82,7 @@ func runAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	if cmd.Bool("detach") {
 		return e.startDetached(c)
 	}
-	return e.runForeground(c, cmd.Bool("interactive"))
+	return e.runForeground(c, cmd.Bool("interactive"), caught())
 }
 
 // configFromFlags turns the flags into a container's configuration,
@@ -398,11 +402,28 @@ func (e *env) sharedWith(kind, value string) (string, error) {
 // forwardedSignals are passed on to the container by a foreground run.
 var forwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
 
-// runForeground starts the container with this terminal, waits for it and
-// returns its exit status. This process is the container's monitor.
-func (e *env) runForeground(c *container.Container, interactive bool) error {
+// catchSignals starts catching forwardedSignals in the background. For
+// each signal, signal.Notify waits for a thread of the Go runtime to
+// unblock it: about 0.4 ms for all six here, spent while the container is
+// being created instead of before. The function it returns waits until
+// they are caught, and gives the channel they arrive on.
+func catchSignals() func() <-chan os.Signal {
 	signals := make(chan os.Signal, 8)
-	signal.Notify(signals, forwardedSignals...)
+	ready := make(chan struct{})
+	go func() {
+		signal.Notify(signals, forwardedSignals...)
+		close(ready)
+	}()
+	return func() <-chan os.Signal {
+		<-ready
+		return signals
+	}
+}
+
+// runForeground starts the container with this terminal, waits for it and
+// returns its exit status, forwarding it the signals this process gets.
+// This process is the container's monitor.
+func (e *env) runForeground(c *container.Container, interactive bool, signals <-chan os.Signal) error {
 	stdio := lifecycle.IO{Stdout: os.Stdout, Stderr: os.Stderr}
 	if interactive {
 		stdio.Stdin = os.Stdin
@@ -494,7 +515,11 @@ func monitorAction(ctx context.Context, cmd *cli.Command, e *env) error {
 		fmt.Fprintf(ready, "%d %v", container.ExitRuntime, err)
 		return err
 	}
-	c.State.MonitorPid = os.Getpid()
+	c.SetMonitor()
+	if err := c.SaveState(); err != nil { // else prune would take it for dead if run -d died
+		fmt.Fprintf(ready, "%d %v", container.ExitRuntime, err)
+		return err
+	}
 	p, err := e.runtime.Start(c, lifecycle.IO{Stdout: os.Stdout, Stderr: os.Stderr})
 	if err != nil {
 		fmt.Fprintf(ready, "%d %v", container.StatusOf(err), err)

@@ -28,9 +28,11 @@ func systemCommand() *cli.Command {
 	}
 }
 
-// prune removes every container that is not running, whatever state its
-// runtime left it in, then the leftovers no container owns any more:
-// address allocations, published ports, NAT tables and cgroups.
+// prune removes every container that is neither running nor being
+// started by a live runtime, whatever state its runtime left it in, then
+// the leftovers no container owns any more: address allocations,
+// published ports, NAT tables, cgroups, and the tables and bridges of
+// networks whose files were deleted.
 func (e *env) prune() error {
 	all, err := e.containers.List()
 	if err != nil {
@@ -38,7 +40,7 @@ func (e *env) prune() error {
 	}
 	known := map[string]bool{}
 	for _, c := range all {
-		if c.Status() == container.Running {
+		if s := c.Status(); s == container.Running || s == container.Created {
 			known[c.Config.ID] = true
 			continue
 		}
@@ -56,13 +58,14 @@ func (e *env) prune() error {
 			}
 		}
 	}
-	if tables, err := network.NATTables(); err == nil {
-		for _, t := range tables {
-			if !knownPrefix(known, strings.TrimPrefix(t, "skiff-")) {
-				network.DeleteNATTable(t)
-				fmt.Println("deleted nftables table", t)
-			}
+	for _, t := range network.NATTables() {
+		if !knownPrefix(known, strings.TrimPrefix(t, "skiff-")) {
+			network.DeleteNATTable(t)
+			fmt.Println("deleted nftables table", t)
 		}
+	}
+	for _, name := range e.networks.RemoveOrphans() {
+		fmt.Println("removed the bridge and nftables table of deleted network", name)
 	}
 	for _, dir := range cgroupDirs() {
 		if id := filepath.Base(dir); !known[id] {

@@ -12,10 +12,10 @@ import (
 	"skiff/internal/cgroups"
 )
 
-// Config is what `skiff run` was asked for. The process, mounts and limits
 // CgroupParent holds one cgroup per container.
 const CgroupParent = "skiff"
 
+// Config is what `skiff run` was asked for. The process, mounts and limits
 // use the OCI runtime spec's types, as runc's config.json does.
 type Config struct {
 	ID      string    `json:"id"`
@@ -74,15 +74,18 @@ const (
 
 // State is what happened to the container so far.
 type State struct {
-	Status     string    `json:"status"`
-	Pid        int       `json:"pid,omitempty"`      // host PID of the container's first process
-	PidStart   uint64    `json:"pidStart,omitempty"` // its start time, to tell a reused PID
-	MonitorPid int       `json:"monitorPid,omitempty"`
-	ExitCode   int       `json:"exitCode"`
-	OOMKilled  bool      `json:"oomKilled,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	StartedAt  time.Time `json:"startedAt,omitempty"`
-	FinishedAt time.Time `json:"finishedAt,omitempty"`
+	Status   string `json:"status"`
+	Pid      int    `json:"pid,omitempty"`      // host PID of the container's first process
+	PidStart uint64 `json:"pidStart,omitempty"` // its start time, to tell a reused PID
+	// The monitor: the process that starts the container, waits for it
+	// and cleans up (`skiff run` itself, or the monitor of `run -d`).
+	MonitorPid   int       `json:"monitorPid,omitempty"`
+	MonitorStart uint64    `json:"monitorStart,omitempty"`
+	ExitCode     int       `json:"exitCode"`
+	OOMKilled    bool      `json:"oomKilled,omitempty"`
+	Error        string    `json:"error,omitempty"`
+	StartedAt    time.Time `json:"startedAt,omitempty"`
+	FinishedAt   time.Time `json:"finishedAt,omitempty"`
 
 	// What was set up for it, to be taken down by whoever cleans up.
 	IP       string   `json:"ip,omitempty"`

@@ -3,7 +3,6 @@ package container
 import (
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -11,9 +10,13 @@ import (
 
 // Status is the container's status as `skiff ps` shows it. The state file
 // says what the runtime last recorded; if the runtime or its monitor was
-// killed, the process may be gone although the file says "running".
+// killed, the process may be gone although the file says "running", and a
+// container whose monitor died before starting it stays "created".
 func (c *Container) Status() string {
-	if c.State.Status == Running && !c.State.Alive() {
+	switch {
+	case c.State.Status == Running && !c.State.Alive():
+		return "dead"
+	case c.State.Status == Created && !c.MonitorAlive():
 		return "dead"
 	}
 	return c.State.Status
@@ -67,8 +70,15 @@ func (c *Container) WaitExited(timeout time.Duration) {
 	}
 }
 
-// MonitorAlive tells whether the container's monitor process still runs.
+// SetMonitor records the calling process as the container's monitor.
+func (c *Container) SetMonitor() {
+	c.State.MonitorPid = os.Getpid()
+	c.State.MonitorStart, _ = ProcessStart(c.State.MonitorPid)
+}
+
+// MonitorAlive tells whether the container's monitor process still runs:
+// the same process, not a new one that got its PID.
 func (c *Container) MonitorAlive() bool {
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c.State.MonitorPid))
-	return c.State.MonitorPid != 0 && err == nil && strings.Contains(string(cmdline), "monitor\x00"+c.Config.ID)
+	start, ok := ProcessStart(c.State.MonitorPid)
+	return c.State.MonitorPid != 0 && ok && start == c.State.MonitorStart
 }

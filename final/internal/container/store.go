@@ -73,6 +73,7 @@ func (s *Store) Create(cfg Config) (*Container, error) {
 		}
 	}
 	c := &Container{Dir: s.dir(cfg.ID), Config: cfg, State: State{Status: Created}}
+	c.SetMonitor() // until a monitor of its own takes over
 	if err := os.MkdirAll(c.Dir, 0o711); err != nil {
 		return nil, err
 	}

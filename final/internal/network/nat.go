@@ -136,22 +136,33 @@ func deleteTable(name string) {
 
 // NATTables lists the tables of containers' published ports, for leak
 // checks and prune; network tables are not in the list.
-func NATTables() ([]string, error) {
+func NATTables() []string {
+	var names []string
+	for _, name := range listTables("skiff-") {
+		if !strings.HasPrefix(name, networkTablePrefix) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// listTables lists the IPv4 tables whose names start with prefix.
+func listTables(prefix string) []string {
 	conn, err := nftables.New()
 	if err != nil {
-		return nil, err
+		return nil
 	}
 	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
 	if err != nil {
-		return nil, err
+		return nil
 	}
 	var names []string
 	for _, t := range tables {
-		if strings.HasPrefix(t.Name, "skiff-") && !strings.HasPrefix(t.Name, networkTablePrefix) {
+		if strings.HasPrefix(t.Name, prefix) {
 			names = append(names, t.Name)
 		}
 	}
-	return names, nil
+	return names
 }
 
 // DeleteNATTable deletes a table NATTables listed.

@@ -156,6 +156,25 @@ func (s *Store) Remove(name string) error {
 	return os.Remove(filepath.Join(s.Root, name+".json"))
 }
 
+// RemoveOrphans deletes the nftables table and the bridge of each network
+// whose file is gone (deleted by hand: `network rm` deletes them), and
+// returns the networks' names.
+func (s *Store) RemoveOrphans() []string {
+	var names []string
+	for _, table := range listTables(networkTablePrefix) {
+		name := strings.TrimPrefix(table, networkTablePrefix)
+		if _, err := os.Stat(filepath.Join(s.Root, name+".json")); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		deleteTable(table)
+		if link, err := netlink.LinkByName(bridgeName(name)); err == nil {
+			netlink.LinkDel(link)
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
 func (n *Network) ipnet() *net.IPNet {
 	_, ipnet, _ := net.ParseCIDR(n.Subnet)
 	return ipnet
