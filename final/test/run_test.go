@@ -204,8 +204,10 @@ func TestRunOptions(t *testing.T) {
 	if out := must(t, "run", "--rm", "--network", "none", "busybox", "sh", "-c", "ip -o link | cut -d: -f2"); strings.TrimSpace(out) != "lo" {
 		t.Errorf("--network none: %q", out)
 	}
-	if out := must(t, "run", "--rm", "--network", "none", "busybox", "ip", "-o", "link", "show", "lo"); !strings.Contains(out, ",UP") {
-		t.Errorf("--network none: lo is not up: %q", out)
+	for _, network := range []string{"none", "bridge"} {
+		if out := must(t, "run", "--rm", "--network", network, "busybox", "ip", "-o", "link", "show", "lo"); !strings.Contains(out, ",UP") {
+			t.Errorf("--network %s: lo is not up: %q", network, out)
+		}
 	}
 	hostNS, _ := os.Readlink("/proc/self/ns/net")
 	if out := must(t, "run", "--rm", "--network", "host", "busybox", "readlink", "/proc/self/ns/net"); strings.TrimSpace(out) != hostNS {

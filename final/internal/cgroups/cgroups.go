@@ -162,10 +162,14 @@ func readProcs(dir string) ([]int, error) {
 	return pids, nil
 }
 
-// removeDir removes a cgroup folder; the kernel refuses (EBUSY) while a
-// process, even a dying one, is still in it.
-func removeDir(dir string) error {
+// removeDir removes a cgroup folder. The kernel refuses (EBUSY) while a
+// process, even a dying one, is still in it: then kill kills what is left,
+// and removal is retried. A folder already gone is no error.
+func removeDir(dir string, kill func()) error {
 	err := unix.Rmdir(dir)
+	if errors.Is(err, unix.EBUSY) {
+		kill()
+	}
 	for try := 0; errors.Is(err, unix.EBUSY) && try < 200; try++ {
 		time.Sleep(10 * time.Millisecond)
 		err = unix.Rmdir(dir)

@@ -1,7 +1,6 @@
 package cgroups
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -161,11 +160,7 @@ func (m *v1) Stats() (Stats, error) {
 func (m *v1) Destroy() error {
 	var firstErr error
 	for _, d := range m.dirs {
-		if _, err := os.Stat(d.path); errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		killAll(d.path)
-		if err := removeDir(d.path); err != nil && firstErr == nil {
+		if err := removeDir(d.path, func() { killAll(d.path) }); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}

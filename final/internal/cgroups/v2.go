@@ -92,11 +92,9 @@ func (m *v2) Stats() (Stats, error) {
 // Destroy kills what is left (cgroup.kill, Linux 5.14, in one write) and
 // removes the folder.
 func (m *v2) Destroy() error {
-	if _, err := os.Stat(m.dir); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if writeFile(m.dir, "cgroup.kill", "1") != nil {
-		killAll(m.dir)
-	}
-	return removeDir(m.dir)
+	return removeDir(m.dir, func() {
+		if writeFile(m.dir, "cgroup.kill", "1") != nil {
+			killAll(m.dir)
+		}
+	})
 }

@@ -63,7 +63,7 @@ func run(dir string, errs *os.File) error {
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 		return fmt.Errorf("sethostname %s: %w", cfg.Hostname, err)
 	}
-	if cfg.Network.Mode == "none" {
+	if cfg.Network.Mode == "none" || cfg.Network.Mode == "bridge" { // a namespace of its own
 		if err := loopbackUp(); err != nil {
 			return err
 		}
@@ -124,10 +124,10 @@ func initLayer(dir string) []container.Mount {
 	return mounts
 }
 
-// loopbackUp brings lo up: what a container with --network none gets (on
-// a bridge network the runtime does it from outside). Two ioctls do it,
-// where a netlink library would link in Go's net package, whose weight
-// every container start would pay.
+// loopbackUp brings lo up in the container's own network namespace (on a
+// bridge network, the runtime configures eth0 from outside). Two ioctls
+// do it, where a netlink library would link in Go's net package, whose
+// weight every container start would pay.
 func loopbackUp() error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

@@ -119,37 +119,34 @@ func (s *Store) ensureBridge(n *Network) (netlink.Link, error) {
 }
 
 // createVeth makes the pair with eth0 created straight inside the
-// container's namespace: moving a link costs an RCU grace period.
+// container's namespace (moving a link costs an RCU grace period), and
+// its host end up.
 func createVeth(hostVeth string, bridge netlink.Link, pid int) error {
 	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: hostVeth, MasterIndex: bridge.Attrs().Index},
+		LinkAttrs:     netlink.LinkAttrs{Name: hostVeth, MasterIndex: bridge.Attrs().Index, Flags: net.FlagUp},
 		PeerName:      "eth0",
 		PeerNamespace: netlink.NsPid(pid),
 	}
 	if err := netlink.LinkAdd(veth); err != nil {
-		return fmt.Errorf("ip link add %s type veth peer eth0 netns %d: %w", hostVeth, pid, err)
-	}
-	if err := netlink.LinkSetUp(veth); err != nil {
-		return fmt.Errorf("ip link set %s up: %w", hostVeth, err)
+		return fmt.Errorf("ip link add %s up type veth peer eth0 netns %d: %w", hostVeth, pid, err)
 	}
 	return nil
 }
 
+// configureInside gives eth0 its address, brings it up and adds the
+// default route (the container's init brings lo up itself).
 func configureInside(pid int, ip net.IP, n *Network) error {
 	return inNamespace(pid, func(h *netlink.Handle) error {
-		for _, name := range []string{"lo", "eth0"} {
-			link, err := h.LinkByName(name)
-			if err == nil && name == "eth0" {
-				err = h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: n.ipnet().Mask}})
-			}
-			if err == nil {
-				err = h.LinkSetUp(link)
-			}
-			if err != nil {
-				return fmt.Errorf("container %s: %w", name, err)
-			}
+		eth0, err := h.LinkByName("eth0")
+		if err == nil {
+			err = h.AddrAdd(eth0, &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: n.ipnet().Mask}})
 		}
-		eth0, _ := h.LinkByName("eth0")
+		if err == nil {
+			err = h.LinkSetUp(eth0)
+		}
+		if err != nil {
+			return fmt.Errorf("container eth0: %w", err)
+		}
 		if err := h.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.ParseIP(n.Gateway)}); err != nil {
 			return fmt.Errorf("ip route add default via %s: %w", n.Gateway, err)
 		}
