@@ -499,6 +499,15 @@ func TestSystemPrune(t *testing.T) {
 	}
 	must(t, "rm", "-f", "running")
 	assertNothingLeft(t, before)
+	// The cgroup folder that holds the containers' stays between them;
+	// prune removes it once it is empty.
+	must(t, "system", "prune")
+	if parents, _ := filepath.Glob("/sys/fs/cgroup/*/skiff"); len(parents) > 0 {
+		t.Errorf("prune left the parent cgroup folders %v", parents)
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/skiff"); err == nil {
+		t.Error("prune left the parent cgroup folder /sys/fs/cgroup/skiff")
+	}
 }
 
 // processStart is field 22 of /proc/PID/stat, the process's start time.

@@ -83,6 +83,20 @@ func Open(parent, id string) Manager {
 	return m
 }
 
+// RemoveParent removes the folder parent that holds the containers'
+// cgroups, in each hierarchy, if no container has one left in it. It
+// stays between containers otherwise, as Docker's "docker" cgroup does:
+// making and removing it with each container costs about 0.2 ms on v1.
+func RemoveParent(parent string) {
+	if Version() == 2 {
+		unix.Rmdir(filepath.Join(Root, parent))
+		return
+	}
+	for _, c := range v1Controllers {
+		unix.Rmdir(filepath.Join(Root, c, parent))
+	}
+}
+
 // New creates the cgroup parent/id.
 func New(parent, id string) (Manager, error) {
 	m := Open(parent, id)
@@ -177,7 +191,6 @@ func removeDir(dir string, kill func()) error {
 	if err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("rmdir %s: %w", dir, err)
 	}
-	unix.Rmdir(filepath.Dir(dir)) // the parent too, once the last container is gone
 	return nil
 }
 

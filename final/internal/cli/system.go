@@ -31,8 +31,9 @@ func systemCommand() *cli.Command {
 // prune removes every container that is neither running nor being
 // started by a live runtime, whatever state its runtime left it in, then
 // the leftovers no container owns any more: address allocations,
-// published ports, NAT tables, cgroups, and the tables and bridges of
-// networks whose files were deleted.
+// published ports, NAT tables, cgroups (and their parent folder, if it is
+// empty), and the tables and bridges of networks whose files were
+// deleted.
 func (e *env) prune() error {
 	all, err := e.containers.List()
 	if err != nil {
@@ -73,6 +74,7 @@ func (e *env) prune() error {
 			fmt.Println("removed cgroup", id)
 		}
 	}
+	cgroups.RemoveParent(container.CgroupParent)
 	return nil
 }
 

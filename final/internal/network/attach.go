@@ -74,36 +74,37 @@ func (s *Store) Detach(n *Network, id, ip string) {
 }
 
 // ensureBridge makes the network's bridge and nftables table, unless they
-// are there: the first container on a network makes them, and they stay.
-func (s *Store) ensureBridge(n *Network) (netlink.Link, error) {
-	if br, err := netlink.LinkByName(n.Bridge); err == nil && hasNetworkTable(n) {
-		return br, nil
+// are there (the first container on a network makes them, and they stay),
+// and returns the bridge's interface index.
+func (s *Store) ensureBridge(n *Network) (int, error) {
+	if index, err := linkIndex(n.Bridge); err == nil && hasNetworkTable(n) {
+		return index, nil
 	}
 	unlock, err := lock(filepath.Join(s.Root, "lock"))
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	defer unlock()
 	if !hasNetworkTable(n) {
 		if err := addNetworkTable(n); err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}
 	if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
-		return nil, fmt.Errorf("ip link add %s type bridge: %w", n.Bridge, err)
+		return 0, fmt.Errorf("ip link add %s type bridge: %w", n.Bridge, err)
 	}
 	link, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	ipnet := n.ipnet()
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(n.Gateway), Mask: ipnet.Mask}}
 	if err := netlink.AddrAdd(link, addr); err != nil && !errors.Is(err, unix.EEXIST) {
-		return nil, fmt.Errorf("ip addr add %s dev %s: %w", addr, n.Bridge, err)
+		return 0, fmt.Errorf("ip addr add %s dev %s: %w", addr, n.Bridge, err)
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
-		return nil, fmt.Errorf("ip link set %s up: %w", n.Bridge, err)
+		return 0, fmt.Errorf("ip link set %s up: %w", n.Bridge, err)
 	}
 	// Forward between the bridge and other interfaces (NAT needs it), and
 	// let 127.0.0.1 be DNATed to a container (published ports).
@@ -112,18 +113,28 @@ func (s *Store) ensureBridge(n *Network) (netlink.Link, error) {
 		"/proc/sys/net/ipv4/conf/" + n.Bridge + "/route_localnet": "1",
 	} {
 		if err := os.WriteFile(file, []byte(value), 0o644); err != nil {
-			return nil, fmt.Errorf("sysctl %s: %w", file, err)
+			return 0, fmt.Errorf("sysctl %s: %w", file, err)
 		}
 	}
-	return link, nil
+	return link.Attrs().Index, nil
+}
+
+// linkIndex reads an interface's index from sysfs: a small file, where a
+// netlink request would bring back and decode every attribute of the link.
+func linkIndex(name string) (int, error) {
+	data, err := os.ReadFile("/sys/class/net/" + name + "/ifindex")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(data)))
 }
 
 // createVeth makes the pair with eth0 created straight inside the
 // container's namespace (moving a link costs an RCU grace period), and
 // its host end up.
-func createVeth(hostVeth string, bridge netlink.Link, pid int) error {
+func createVeth(hostVeth string, bridge int, pid int) error {
 	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: hostVeth, MasterIndex: bridge.Attrs().Index, Flags: net.FlagUp},
+		LinkAttrs:     netlink.LinkAttrs{Name: hostVeth, MasterIndex: bridge, Flags: net.FlagUp},
 		PeerName:      "eth0",
 		PeerNamespace: netlink.NsPid(pid),
 	}
