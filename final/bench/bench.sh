@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make bench: start-to-exit latency of a container running /bin/true, for
-# skiff, runc and crun on the same busybox rootfs, in one hyperfine run,
-# then skiff with a bridge network. Needs root; installs runc, crun and
-# hyperfine from Debian's packages when they are missing.
+# skiff, runc and crun on the same busybox rootfs, and skiff with a bridge
+# network, timed by hyperfine in interleaved rounds. Needs root; installs
+# runc, crun and hyperfine from Debian's packages when they are missing.
+# RUNS (default 60) runs of each command in ROUNDS (default 5) rounds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "make bench needs root (runc, crun and skiff create namespaces and cgroups)"; exit 1; }

@@ -3,6 +3,7 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,6 +21,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
+
+	"skiff/internal/container"
 )
 
 func TestRunExitStatuses(t *testing.T) {
@@ -450,15 +453,23 @@ func TestMonitorKilled(t *testing.T) {
 }
 
 // TestSystemPrune: prune removes what runtimes killed with SIGKILL left
-// behind, and the table and bridge of a network whose file was deleted
-// by hand, but neither a running container nor one whose runtime is alive
-// and still starting it.
+// behind, found by a sweep when even the container's folder is gone, and
+// what a network whose file was deleted by hand left, but neither a
+// running container nor one whose runtime is alive and still starting it.
 func TestSystemPrune(t *testing.T) {
 	before := hostMounts(t)
 	detached(t, "running", "busybox", "sleep", "100")
-	must(t, "run", "-d", "--name", "killed", "-p", "8083:80", "busybox", "sleep", "100")
-	syscall.Kill(inspect(t, "killed").State.MonitorPid, syscall.SIGKILL)
-	syscall.Kill(pidOf(t, "killed"), syscall.SIGKILL)
+	assertMonitors(t, "running")
+
+	// A container of a network whose file is then deleted, with a
+	// published port, whose monitor, process and folder are all gone.
+	must(t, "network", "create", "doomed")
+	must(t, "run", "-d", "--name", "killed", "--network", "doomed", "-p", "8083:80", "busybox", "sleep", "100")
+	killed := inspect(t, "killed")
+	syscall.Kill(killed.State.MonitorPid, syscall.SIGKILL)
+	syscall.Kill(killed.State.Pid, syscall.SIGKILL)
+	os.RemoveAll(filepath.Join(roots[1], "containers", killed.ID))
+	os.Remove(filepath.Join(roots[3], "networks", "doomed.json"))
 
 	// A container in the "created" state whose monitor (this test) lives
 	// is being started: prune leaves it. Once its monitor is gone, it is
@@ -474,25 +485,30 @@ func TestSystemPrune(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	setCreated(os.Getpid(), processStart(t, os.Getpid()))
-
-	must(t, "network", "create", "doomed")
-	must(t, "run", "--rm", "--network", "doomed", "busybox", "true")
-	os.Remove(filepath.Join(roots[3], "networks", "doomed.json"))
+	start, _ := container.ProcessStart(os.Getpid())
+	setCreated(os.Getpid(), start)
 
 	out := must(t, "system", "prune")
-	ps := must(t, "ps", "-a")
-	if !strings.Contains(ps, "running") || !strings.Contains(ps, "starting") || strings.Contains(ps, "killed") {
-		t.Errorf("after prune, want running and starting kept, killed gone:\n%s\nprune said:\n%s", ps, out)
+	if ps := must(t, "ps", "-a"); !strings.Contains(ps, "running") || !strings.Contains(ps, "starting") {
+		t.Errorf("after prune, want running and starting kept:\n%s\nprune said:\n%s", ps, out)
 	}
-	if tables := skiffTables(t); slices.Contains(tables, "skiff-net-doomed") {
-		t.Errorf("prune left the table of the deleted network: %v", tables)
+	if tables := skiffTables(t); slices.Contains(tables, "skiff-net-doomed") || slices.Contains(tables, "skiff-"+killed.ID[:12]) {
+		t.Errorf("prune left the killed container's or the deleted network's table: %v", tables)
 	}
 	if _, err := netlink.LinkByName("skiff-doomed"); err == nil {
 		t.Error("prune left the bridge of the deleted network")
 	}
+	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/skiff/" + killed.ID)
+	for _, leftover := range append(cgroups, filepath.Join(roots[3], "networks", "doomed"), filepath.Join(roots[3], "networks", "ports", "8083")) {
+		if _, err := os.Stat(leftover); err == nil {
+			t.Errorf("prune left %s", leftover)
+		}
+	}
 
 	setCreated(1<<22, 1) // no such process
+	if ps := must(t, "ps", "-a"); !strings.Contains(ps, "its runtime died before starting it") {
+		t.Errorf("ps -a should show the created container whose monitor is gone as dead:\n%s", ps)
+	}
 	must(t, "system", "prune")
 	if ps := must(t, "ps", "-a"); strings.Contains(ps, "starting") {
 		t.Errorf("prune kept a created container whose monitor is gone:\n%s", ps)
@@ -510,16 +526,64 @@ func TestSystemPrune(t *testing.T) {
 	}
 }
 
-// processStart is field 22 of /proc/PID/stat, the process's start time.
-func processStart(t *testing.T, pid int) uint64 {
+// assertMonitors checks that the detached container name records its
+// monitor process, and that a foreground `skiff run` records itself.
+func assertMonitors(t *testing.T, name string) {
 	t.Helper()
-	stat := readFile(t, fmt.Sprintf("/proc/%d/stat", pid))
-	fields := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
-	start, err := strconv.ParseUint(fields[19], 10, 64)
+	monitor := inspect(t, name).State.MonitorPid
+	if cmdline := readFile(t, fmt.Sprintf("/proc/%d/cmdline", monitor)); !strings.Contains(cmdline, "monitor\x00") {
+		t.Errorf("the monitor of %s is recorded as %d, which runs %q", name, monitor, cmdline)
+	}
+	fg := exec.Command("skiff", append(append([]string{}, roots...), "run", "--rm", "--name", "foreground", "busybox", "sleep", "1")...)
+	if err := fg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer fg.Wait()
+	for try := 0; try < 100; try++ {
+		if r := skiff(t, "inspect", "foreground"); r.status == 0 {
+			var i info
+			json.Unmarshal([]byte(r.stdout), &i)
+			if i.State.MonitorPid != fg.Process.Pid {
+				t.Errorf("a foreground run's monitor is recorded as %d, want skiff run itself, %d", i.State.MonitorPid, fg.Process.Pid)
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Error("the foreground container never showed in inspect")
+}
+
+// TestSignalBeforeStart: a Ctrl-C that reaches `skiff run` while it waits
+// for the store's lock, before the container's process exists, stops the
+// start: the command never runs, nothing is left, and the status is 130.
+func TestSignalBeforeStart(t *testing.T) {
+	before := hostMounts(t)
+	os.MkdirAll(roots[1], 0o711)
+	lock, err := os.OpenFile(filepath.Join(roots[1], "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return start
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	shared := t.TempDir()
+	run := exec.Command("skiff", append(append([]string{}, roots...), "run", "--rm", "-v", shared+":/shared", "busybox", "touch", "/shared/ran")...)
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // skiff is blocked in Store.Create, its signals caught
+	run.Process.Signal(syscall.SIGINT)
+	time.Sleep(100 * time.Millisecond)
+	syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	run.Wait()
+	if status := run.ProcessState.ExitCode(); status != 130 {
+		t.Errorf("skiff run interrupted before the start: status %d, want 130", status)
+	}
+	if _, err := os.Stat(filepath.Join(shared, "ran")); err == nil {
+		t.Error("the command ran although skiff run was interrupted before it started")
+	}
+	assertNothingLeft(t, before)
 }
 
 func TestInitReapsAndForwards(t *testing.T) {

@@ -183,6 +183,7 @@ func removeDir(dir string, kill func()) error {
 	err := unix.Rmdir(dir)
 	if errors.Is(err, unix.EBUSY) {
 		kill()
+		err = unix.Rmdir(dir)
 	}
 	for try := 0; errors.Is(err, unix.EBUSY) && try < 200; try++ {
 		time.Sleep(10 * time.Millisecond)

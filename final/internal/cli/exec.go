@@ -47,7 +47,7 @@ func execAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err := needArgs(cmd, 2, "[flags] NAME COMMAND [ARG...]"); err != nil {
 		return err
 	}
-	caught := catchSignals()
+	waitSignals := catchSignals()
 	c, err := e.containers.Get(cmd.Args().First())
 	if err != nil {
 		return err
@@ -96,7 +96,10 @@ func execAction(ctx context.Context, cmd *cli.Command, e *env) error {
 		return err
 	}
 	defer done()
-	signals := caught()
+	signals := waitSignals()
+	if err := interrupted(signals); err != nil {
+		return err
+	}
 	dropCaps := func() (func(), error) { return nil, caps.Drop() }
 	err = nsenter.Start(run, nsenter.Of(c.State.Pid, containerNamespaces(c)...), dropCaps, intoCgroup)
 	if err != nil {

@@ -63,6 +63,9 @@ func describeStatus(c *container.Container, status string) string {
 		}
 		return fmt.Sprintf("Exited (%d) %s ago%s", c.State.ExitCode, since(c.State.FinishedAt), oom)
 	case "dead":
+		if c.State.Status == container.Created {
+			return "Dead (its runtime died before starting it; skiff rm -f cleans up)"
+		}
 		return "Dead (its process is gone; skiff rm -f cleans up)"
 	}
 	return "Created"

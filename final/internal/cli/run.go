@@ -67,9 +67,9 @@ func runAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err := needArgs(cmd, 1, "[flags] IMAGE|ROOTFS [COMMAND [ARG...]]"); err != nil {
 		return err
 	}
-	var caught func() <-chan os.Signal
+	var waitSignals func() <-chan os.Signal
 	if !cmd.Bool("detach") {
-		caught = catchSignals()
+		waitSignals = catchSignals()
 	}
 	cfg, err := e.configFromFlags(cmd)
 	if err != nil {
@@ -82,7 +82,7 @@ func runAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	if cmd.Bool("detach") {
 		return e.startDetached(c)
 	}
-	return e.runForeground(c, cmd.Bool("interactive"), caught())
+	return e.runForeground(c, cmd.Bool("interactive"), waitSignals())
 }
 
 // configFromFlags turns the flags into a container's configuration,
@@ -420,10 +420,26 @@ func catchSignals() func() <-chan os.Signal {
 	}
 }
 
+// interrupted is the exit status for a signal that came before the
+// container's process started, if one did: it stops the start, as it
+// would have stopped this process without a handler.
+func interrupted(signals <-chan os.Signal) error {
+	select {
+	case sig := <-signals:
+		return &container.StatusError{Code: 128 + int(sig.(unix.Signal))}
+	default:
+		return nil
+	}
+}
+
 // runForeground starts the container with this terminal, waits for it and
 // returns its exit status, forwarding it the signals this process gets.
 // This process is the container's monitor.
 func (e *env) runForeground(c *container.Container, interactive bool, signals <-chan os.Signal) error {
+	if err := interrupted(signals); err != nil {
+		e.containers.Remove(c)
+		return err
+	}
 	stdio := lifecycle.IO{Stdout: os.Stdout, Stderr: os.Stderr}
 	if interactive {
 		stdio.Stdin = os.Stdin
@@ -515,8 +531,11 @@ func monitorAction(ctx context.Context, cmd *cli.Command, e *env) error {
 		fmt.Fprintf(ready, "%d %v", container.ExitRuntime, err)
 		return err
 	}
-	c.SetMonitor()
-	if err := c.SaveState(); err != nil { // else prune would take it for dead if run -d died
+	err = c.SetMonitor()
+	if err == nil {
+		err = c.SaveState() // else prune would take it for dead if run -d died
+	}
+	if err != nil {
 		fmt.Fprintf(ready, "%d %v", container.ExitRuntime, err)
 		return err
 	}

@@ -30,19 +30,14 @@ func systemCommand() *cli.Command {
 
 // prune removes every container that is neither running nor being
 // started by a live runtime, whatever state its runtime left it in, then
-// the leftovers no container owns any more: address allocations,
-// published ports, NAT tables, cgroups (and their parent folder, if it is
-// empty), and the tables and bridges of networks whose files were
-// deleted.
+// sweeps the leftovers no container owns any more.
 func (e *env) prune() error {
 	all, err := e.containers.List()
 	if err != nil {
 		return err
 	}
-	known := map[string]bool{}
 	for _, c := range all {
 		if s := c.Status(); s == container.Running || s == container.Created {
-			known[c.Config.ID] = true
 			continue
 		}
 		if err := e.runtime.Remove(c, true); err != nil {
@@ -50,36 +45,55 @@ func (e *env) prune() error {
 		}
 		fmt.Println("removed", c.Config.Name)
 	}
+	e.sweepLeftovers()
+	return nil
+}
+
+// sweepLeftovers removes what belongs to no container folder: address
+// allocations (with their published ports), NAT tables, cgroups and what
+// networks whose file was deleted left behind, then the parent cgroup
+// folder if it is empty. A container's folder is made before any of
+// these, so each is listed before the folders are: a container being
+// created meanwhile is never taken for gone.
+func (e *env) sweepLeftovers() {
 	nets, _ := e.networks.List()
+	endpoints := map[*network.Network][]network.Endpoint{}
 	for _, n := range nets {
-		for _, ep := range e.networks.Endpoints(n) {
-			if !known[ep.ID] {
+		endpoints[n] = e.networks.Endpoints(n)
+	}
+	tables := network.NATTables()
+	cgroupIDs := containerCgroups()
+	owned := e.containers.IDs()
+	for n, eps := range endpoints {
+		for _, ep := range eps {
+			if !owned[ep.ID] {
 				e.networks.Detach(n, ep.ID, ep.IP)
 				fmt.Println("released", ep.IP)
 			}
 		}
 	}
-	for _, t := range network.NATTables() {
-		if !knownPrefix(known, strings.TrimPrefix(t, "skiff-")) {
+	for _, t := range tables {
+		if !ownedPrefix(owned, strings.TrimPrefix(t, "skiff-")) {
 			network.DeleteNATTable(t)
 			fmt.Println("deleted nftables table", t)
 		}
 	}
-	for _, name := range e.networks.RemoveOrphans() {
-		fmt.Println("removed the bridge and nftables table of deleted network", name)
-	}
-	for _, dir := range cgroupDirs() {
-		if id := filepath.Base(dir); !known[id] {
+	for _, id := range cgroupIDs {
+		if !owned[id] {
 			cgroups.Open(container.CgroupParent, id).Destroy()
 			fmt.Println("removed cgroup", id)
 		}
 	}
+	for _, name := range e.networks.RemoveOrphans(func(id string) bool { return owned[id] }) {
+		fmt.Println("removed the folder, bridge and nftables table of deleted network", name)
+	}
 	cgroups.RemoveParent(container.CgroupParent)
-	return nil
 }
 
-func knownPrefix(known map[string]bool, prefix string) bool {
-	for id := range known {
+// ownedPrefix tells whether an ID in owned starts with prefix: NAT tables
+// are named after the first 12 digits of their container's ID.
+func ownedPrefix(owned map[string]bool, prefix string) bool {
+	for id := range owned {
 		if strings.HasPrefix(id, prefix) {
 			return true
 		}
@@ -87,16 +101,17 @@ func knownPrefix(known map[string]bool, prefix string) bool {
 	return false
 }
 
-// cgroupDirs lists the container cgroups, v2 and v1.
-func cgroupDirs() []string {
-	var dirs []string
+// containerCgroups lists the IDs of the containers that have cgroups,
+// v2 and v1.
+func containerCgroups() []string {
+	var ids []string
 	for _, pattern := range []string{"skiff/*", "*/skiff/*"} {
 		m, _ := filepath.Glob(filepath.Join(cgroups.Root, pattern))
 		for _, d := range m {
 			if info, err := os.Stat(d); err == nil && info.IsDir() {
-				dirs = append(dirs, d)
+				ids = append(ids, filepath.Base(d))
 			}
 		}
 	}
-	return dirs
+	return ids
 }

@@ -71,9 +71,13 @@ func (c *Container) WaitExited(timeout time.Duration) {
 }
 
 // SetMonitor records the calling process as the container's monitor.
-func (c *Container) SetMonitor() {
-	c.State.MonitorPid = os.Getpid()
-	c.State.MonitorStart, _ = ProcessStart(c.State.MonitorPid)
+func (c *Container) SetMonitor() error {
+	start, ok := ProcessStart(os.Getpid())
+	if !ok {
+		return fmt.Errorf("read the start time of process %d from /proc", os.Getpid())
+	}
+	c.State.MonitorPid, c.State.MonitorStart = os.Getpid(), start
+	return nil
 }
 
 // MonitorAlive tells whether the container's monitor process still runs:

@@ -73,7 +73,9 @@ func (s *Store) Create(cfg Config) (*Container, error) {
 		}
 	}
 	c := &Container{Dir: s.dir(cfg.ID), Config: cfg, State: State{Status: Created}}
-	c.SetMonitor() // until a monitor of its own takes over
+	if err := c.SetMonitor(); err != nil { // until a monitor of its own takes over
+		return nil, err
+	}
 	if err := os.MkdirAll(c.Dir, 0o711); err != nil {
 		return nil, err
 	}
@@ -110,6 +112,17 @@ func (s *Store) Get(ref string) (*Container, error) {
 		return nil, fmt.Errorf("%q matches %d containers: give more of the ID", ref, len(match))
 	}
 	return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+}
+
+// IDs lists the containers that have a folder, whatever their state,
+// the ones being created or removed right now included.
+func (s *Store) IDs() map[string]bool {
+	entries, _ := os.ReadDir(filepath.Join(s.Root, "containers"))
+	ids := map[string]bool{}
+	for _, e := range entries {
+		ids[e.Name()] = true
+	}
+	return ids
 }
 
 // List returns every container, oldest first.

@@ -139,7 +139,7 @@ func createVeth(hostVeth string, bridge int, pid int) error {
 		PeerNamespace: netlink.NsPid(pid),
 	}
 	if err := netlink.LinkAdd(veth); err != nil {
-		return fmt.Errorf("ip link add %s up type veth peer eth0 netns %d: %w", hostVeth, pid, err)
+		return fmt.Errorf("ip link add %s up type veth peer eth0 netns %d, on the bridge of index %d: %w", hostVeth, pid, bridge, err)
 	}
 	return nil
 }

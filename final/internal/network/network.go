@@ -156,21 +156,42 @@ func (s *Store) Remove(name string) error {
 	return os.Remove(filepath.Join(s.Root, name+".json"))
 }
 
-// RemoveOrphans deletes the nftables table and the bridge of each network
-// whose file is gone (deleted by hand: `network rm` deletes them), and
-// returns the networks' names.
-func (s *Store) RemoveOrphans() []string {
+// RemoveOrphans takes down what a network whose file was deleted by hand
+// left behind (`network rm` does it itself): the addresses of containers
+// that owned says are gone, then, once no address is left, its folder,
+// nftables table and bridge. It returns the names of the networks it
+// took down.
+func (s *Store) RemoveOrphans(owned func(id string) bool) []string {
+	bridges := map[string]bool{} // in use by networks that exist
+	existing, _ := s.list()
+	for _, n := range existing {
+		bridges[n.Bridge] = true
+	}
 	var names []string
 	for _, table := range listTables(networkTablePrefix) {
-		name := strings.TrimPrefix(table, networkTablePrefix)
-		if _, err := os.Stat(filepath.Join(s.Root, name+".json")); !errors.Is(err, os.ErrNotExist) {
+		n := &Network{Name: strings.TrimPrefix(table, networkTablePrefix)}
+		if _, err := os.Stat(filepath.Join(s.Root, n.Name+".json")); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		inUse := false
+		for _, ep := range s.Endpoints(n) {
+			if owned(ep.ID) {
+				inUse = true
+			} else {
+				s.Detach(n, ep.ID, ep.IP)
+			}
+		}
+		if inUse {
 			continue
 		}
 		deleteTable(table)
-		if link, err := netlink.LinkByName(bridgeName(name)); err == nil {
-			netlink.LinkDel(link)
+		if bridge := bridgeName(n.Name); !bridges[bridge] { // names are cut to 15 bytes
+			if link, err := netlink.LinkByName(bridge); err == nil {
+				netlink.LinkDel(link)
+			}
 		}
-		names = append(names, name)
+		os.RemoveAll(filepath.Join(s.Root, n.Name))
+		names = append(names, n.Name)
 	}
 	return names
 }
