@@ -488,6 +488,9 @@ func TestSystemPrune(t *testing.T) {
 	start, _ := container.ProcessStart(os.Getpid())
 	setCreated(os.Getpid(), start)
 
+	if r := skiff(t, "rm", "starting"); r.status != 125 || !strings.Contains(r.stderr, "is being started") {
+		t.Errorf("rm of a container being started: status %d, %q", r.status, r.stderr)
+	}
 	out := must(t, "system", "prune")
 	if ps := must(t, "ps", "-a"); !strings.Contains(ps, "running") || !strings.Contains(ps, "starting") {
 		t.Errorf("after prune, want running and starting kept:\n%s\nprune said:\n%s", ps, out)

@@ -346,10 +346,13 @@ func (p *childPipes) initError() error {
 	return &container.StatusError{Code: status, Msg: text}
 }
 
-// Remove deletes a container. A running one only with force: it is killed,
-// and whatever its runtime did not clean up (the runtime may have died) is
-// taken down here.
+// Remove deletes a container. A running one, or one a live runtime is
+// still starting, only with force: it is killed, and whatever its runtime
+// did not clean up (the runtime may have died) is taken down here.
 func (r *Runtime) Remove(c *container.Container, force bool) error {
+	if c.Status() == container.Created && !force {
+		return fmt.Errorf("container %s is being started by process %d: wait, or use rm -f", c.Config.Name, c.State.MonitorPid)
+	}
 	if c.State.Status == container.Running && c.State.Alive() {
 		if !force {
 			return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.Config.Name)
