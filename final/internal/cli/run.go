@@ -210,6 +210,9 @@ func processFromFlags(cmd *cli.Command, img image.Config, layers []string) (spec
 	if cmd.IsSet("user") {
 		user = cmd.String("user")
 	}
+	if user == "" {
+		return p, nil // root
+	}
 	var err error
 	p.User, err = parseUser(user, imageUserDB(layers))
 	return p, err
