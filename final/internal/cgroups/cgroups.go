@@ -176,6 +176,30 @@ func readProcs(dir string) ([]int, error) {
 	return pids, nil
 }
 
+// makeDir makes a container's cgroup folder, and its parent unless it is
+// there, with prepare (if not nil) run on the parent in between. The empty
+// parent may be removed at any moment (by system prune, or by another
+// runtime), so it tries again if it vanished in between. A folder already
+// there is no error: on v1, cpu and cpuacct may be one hierarchy.
+func makeDir(dir string, prepare func(parent string) error) error {
+	parent := filepath.Dir(dir)
+	for try := 0; ; try++ {
+		err := os.MkdirAll(parent, 0o755)
+		if err == nil && prepare != nil {
+			err = prepare(parent)
+		}
+		if err == nil {
+			err = os.Mkdir(dir, 0o755)
+		}
+		if errors.Is(err, os.ErrExist) {
+			err = nil
+		}
+		if err == nil || !errors.Is(err, os.ErrNotExist) || try == 3 {
+			return err
+		}
+	}
+}
+
 // removeDir removes a cgroup folder. The kernel refuses (EBUSY) while a
 // process, even a dying one, is still in it: then kill kills what is left,
 // and removal is retried. A folder already gone is no error.

@@ -44,7 +44,7 @@ func (m *v1) create() error {
 		if err := unix.Statfs(hierarchy, &fs); err != nil || fs.Type != unix.CGROUP_SUPER_MAGIC {
 			return fmt.Errorf("cgroup v1: no %s hierarchy is mounted at %s", d.controller, hierarchy)
 		}
-		if err := os.MkdirAll(d.path, 0o755); err != nil {
+		if err := makeDir(d.path, nil); err != nil {
 			return fmt.Errorf("mkdir %s: %w", d.path, err)
 		}
 	}

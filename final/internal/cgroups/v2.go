@@ -17,25 +17,15 @@ type v2 struct{ dir string }
 func (m *v2) Paths() []string { return []string{m.dir} }
 
 // create hands the controllers down from the parent, then makes the
-// container's folder. Another runtime may remove the (empty) parent at any
-// moment, so try again if it vanished in between.
+// container's folder.
 func (m *v2) create() error {
-	parent := filepath.Dir(m.dir)
-	for try := 0; ; try++ {
-		err := os.MkdirAll(parent, 0o755)
-		if err == nil {
-			err = writeFile(parent, "cgroup.subtree_control", "+memory +cpu +pids")
-		}
-		if err == nil {
-			err = os.Mkdir(m.dir, 0o755)
-		}
-		if err == nil || !errors.Is(err, os.ErrNotExist) || try == 3 {
-			if errors.Is(err, unix.EBUSY) {
-				return fmt.Errorf("%w: %s holds processes itself (the no-internal-process rule)", err, parent)
-			}
-			return err
-		}
+	err := makeDir(m.dir, func(parent string) error {
+		return writeFile(parent, "cgroup.subtree_control", "+memory +cpu +pids")
+	})
+	if errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("%w: %s holds processes itself (the no-internal-process rule)", err, filepath.Dir(m.dir))
 	}
+	return err
 }
 
 func (m *v2) Set(r Resources) error {
