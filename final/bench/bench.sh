@@ -83,10 +83,12 @@ in_ns="nsenter --mount=$work/mntns"
 # Why two ways: runc and crun move their child into its cgroup v1 by
 # writing its PID to cgroup.procs, which takes a global lock
 # (cgroup_threadgroup_rwsem) for writing, and that waits for an RCU grace
-# period, unless another writer took it within the last grace period. Run
-# back to back, each run finds the previous run's grace period and skips
-# the wait; a container started on its own pays it. skiff does not take
-# that lock (docs/08-final.md, Performance).
+# period, unless the previous writer released it less than about one
+# grace period ago. Run back to back, each run finds the previous run's
+# grace period and skips the wait, as on a host where something moves
+# processes between cgroups all the time; a container started on an idle
+# host pays it. skiff does not take that lock (docs/08-final.md,
+# Performance).
 rounds=${ROUNDS:-5}
 gap=${GAP:-0.1}
 per_round=$(( (runs + rounds - 1) / rounds ))

@@ -77,9 +77,11 @@ func (m *v1) Set(r Resources) error {
 //
 // Moving the whole process afterwards (its PID into cgroup.procs) would
 // work too, but the kernel then takes its global cgroup_threadgroup_rwsem
-// for writing, which waits for an RCU grace period: about 10 ms on an
-// idle host, most of a container's start. A thread that moves itself
-// (writing "0" into a "tasks" file) needs no such lock.
+// for writing, which waits for an RCU grace period (10-30 ms on the
+// development machine) unless another migration ended moments before or
+// a hierarchy is mounted with favordynmods: most of a container's start.
+// A thread that moves itself (writing "0" into a "tasks" file) needs no
+// such lock.
 func (m *v1) ForkInto(cmd *exec.Cmd) (func() (func(), error), func(), error) {
 	return m.enterThread, func() {}, nil
 }
