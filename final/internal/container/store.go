@@ -11,7 +11,6 @@ package container
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -22,6 +21,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"skiff/internal/safefile"
 )
 
 // ErrNotFound is returned for a name or ID that matches no container.
@@ -79,7 +80,7 @@ func (s *Store) Create(cfg Config) (*Container, error) {
 	if err := os.MkdirAll(c.Dir, 0o711); err != nil {
 		return nil, err
 	}
-	if err := writeJSON(c.Path("config.json"), c.Config); err != nil {
+	if err := safefile.WriteJSON(c.Path("config.json"), c.Config, 0o600); err != nil {
 		os.RemoveAll(c.Dir)
 		return nil, err
 	}
@@ -157,24 +158,26 @@ func (s *Store) list() ([]*Container, error) {
 
 func (s *Store) load(id string) (*Container, error) {
 	c := &Container{Dir: s.dir(id)}
-	if err := readJSON(c.Path("config.json"), &c.Config); err != nil {
+	if err := safefile.ReadJSON(c.Path("config.json"), &c.Config); err != nil {
 		return nil, err
 	}
-	if err := readJSON(c.Path("state.json"), &c.State); err != nil {
+	if err := safefile.ReadJSON(c.Path("state.json"), &c.State); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
 // Reload reads the state again from disk.
-func (c *Container) Reload() error { return readJSON(c.Path("state.json"), &c.State) }
+func (c *Container) Reload() error { return safefile.ReadJSON(c.Path("state.json"), &c.State) }
 
 // SaveState writes the state atomically.
-func (c *Container) SaveState() error { return writeJSON(c.Path("state.json"), c.State) }
+func (c *Container) SaveState() error {
+	return safefile.WriteJSON(c.Path("state.json"), c.State, 0o600)
+}
 
 // Lock takes the container's own lock, held while its resources outside
 // it (cgroup, network) are taken down.
-func (c *Container) Lock() (func(), error) { return flock(c.Path("lock"), unix.LOCK_EX) }
+func (c *Container) Lock() (func(), error) { return safefile.Lock(c.Path("lock"), unix.LOCK_EX) }
 
 // Remove deletes the container's folder.
 func (s *Store) Remove(c *Container) error {
@@ -193,56 +196,11 @@ func (s *Store) flock(how int) (func(), error) {
 	if err := os.MkdirAll(filepath.Join(s.Root, "containers"), 0o711); err != nil {
 		return nil, err
 	}
-	return flock(filepath.Join(s.Root, "lock"), how)
-}
-
-// flock takes an flock(2) lock on file; the returned function releases it.
-func flock(file string, how int) (func(), error) {
-	f, err := os.OpenFile(file, os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), how); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("flock %s: %w", file, err)
-	}
-	return func() { f.Close() }, nil
+	return safefile.Lock(filepath.Join(s.Root, "lock"), how)
 }
 
 func newID() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// writeJSON writes v to file atomically: readers see the old or the new
-// content, never a mix.
-func writeJSON(file string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(append(data, '\n'))
-	if closeErr := tmp.Close(); err == nil {
-		err = closeErr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), file)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
-}
-
-func readJSON(file string, v any) error {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(data, v)
 }

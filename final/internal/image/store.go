@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"skiff/internal/safefile"
 )
 
 // ErrNotFound is returned, wrapped with the name asked for, when no image
@@ -270,24 +272,9 @@ func (s *Store) save(img *Image) error {
 }
 
 // lock flocks ROOT/lock, shared (unix.LOCK_SH) to read the index or
-// exclusive (unix.LOCK_EX) to change it. Each call opens the file anew, so
-// the lock also works between goroutines of one process.
+// exclusive (unix.LOCK_EX) to change it.
 func (s *Store) lock(how int) (unlock func(), err error) {
-	f, err := os.OpenFile(s.lockPath(), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock image store: %w", err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR { // a signal (Go's runtime sends many) interrupts a waiting flock
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", s.lockPath(), err)
-	}
-	return func() { f.Close() }, nil // closing the file releases the lock
+	return safefile.Lock(s.lockPath(), how)
 }
 
 func (s *Store) readIndex() (map[string]*Image, error) {
@@ -308,27 +295,5 @@ func (s *Store) readIndex() (map[string]*Image, error) {
 // writeIndex replaces images.json at once: readers see the old index or
 // the new one, never half of one, even if we crash.
 func (s *Store) writeIndex(index map[string]*Image) error {
-	data, err := json.MarshalIndent(index, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write image index: %w", err)
-	}
-	f, err := os.CreateTemp(s.root, "images.json.tmp-")
-	if err != nil {
-		return fmt.Errorf("write image index: %w", err)
-	}
-	defer os.Remove(f.Name()) // fails harmlessly once renamed
-	_, err = f.Write(append(data, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if closeErr := f.Close(); err == nil {
-		err = closeErr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), s.indexPath())
-	}
-	if err != nil {
-		return fmt.Errorf("write image index %s: %w", s.indexPath(), err)
-	}
-	return nil
+	return safefile.WriteJSON(s.indexPath(), index, 0o600)
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"skiff/internal/safefile"
 )
 
 // Port is one published TCP port.
@@ -80,7 +82,7 @@ func (s *Store) ensureBridge(n *Network) (int, error) {
 	if index, err := linkIndex(n.Bridge); err == nil && hasNetworkTable(n) {
 		return index, nil
 	}
-	unlock, err := lock(filepath.Join(s.Root, "lock"))
+	unlock, err := safefile.Lock(filepath.Join(s.Root, "lock"), unix.LOCK_EX)
 	if err != nil {
 		return 0, err
 	}

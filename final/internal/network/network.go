@@ -23,6 +23,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"skiff/internal/safefile"
 )
 
 // DefaultName is the network containers join unless told otherwise.
@@ -65,7 +67,7 @@ func (s *Store) Create(name, subnet string) (*Network, error) {
 	if err := os.MkdirAll(s.Root, 0o755); err != nil {
 		return nil, err
 	}
-	unlock, err := lock(filepath.Join(s.Root, "lock"))
+	unlock, err := safefile.Lock(filepath.Join(s.Root, "lock"), unix.LOCK_EX)
 	if err != nil {
 		return nil, err
 	}
@@ -90,8 +92,7 @@ func (s *Store) Create(name, subnet string) (*Network, error) {
 		}
 	}
 	n := &Network{Name: name, Bridge: bridgeName(name), Subnet: ipnet.String(), Gateway: nthAddr(ipnet, 1).String()}
-	data, _ := json.MarshalIndent(n, "", "  ")
-	return n, os.WriteFile(filepath.Join(s.Root, name+".json"), data, 0o644)
+	return n, safefile.WriteJSON(filepath.Join(s.Root, name+".json"), n, 0o644)
 }
 
 func bridgeName(name string) string {
@@ -260,16 +261,4 @@ func (s *Store) release(n *Network, ip string) {
 	if ip != "" {
 		os.Remove(filepath.Join(s.ipsDir(n), ip))
 	}
-}
-
-func lock(file string) (func(), error) {
-	f, err := os.OpenFile(file, os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
 }
