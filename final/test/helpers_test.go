@@ -132,8 +132,8 @@ func assertNothingLeft(t *testing.T, mountsBefore string) {
 		if ps := must(t, "ps", "-a", "-q"); strings.TrimSpace(ps) != "" {
 			left = append(left, "containers: "+ps)
 		}
-		cgs, _ := filepath.Glob("/sys/fs/cgroup/skiff/*")
-		more, _ := filepath.Glob("/sys/fs/cgroup/*/skiff/*")
+		cgs, _ := filepath.Glob("/sys/fs/cgroup/" + cgroupParent() + "/*")
+		more, _ := filepath.Glob("/sys/fs/cgroup/*/" + cgroupParent() + "/*")
 		for _, d := range append(cgs, more...) {
 			if info, err := os.Stat(d); err == nil && info.IsDir() {
 				left = append(left, "cgroup "+d)

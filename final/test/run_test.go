@@ -21,8 +21,6 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
-
-	"skiff/internal/container"
 )
 
 func TestRunExitStatuses(t *testing.T) {
@@ -169,7 +167,7 @@ func TestExec(t *testing.T) {
 	}
 	cgroup := must(t, "exec", "ex", "cat", "/proc/self/cgroup")
 	id := inspect(t, "ex").ID
-	if !strings.Contains(cgroup, "/skiff/"+id) {
+	if !strings.Contains(cgroup, "/"+cgroupParent()+"/"+id) {
 		t.Errorf("exec'd process is not in the container's cgroup:\n%s", cgroup)
 	}
 	ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
@@ -273,10 +271,10 @@ func TestCgroupBornInside(t *testing.T) {
 			t.Errorf("%s/%s lists %v, want the container's sleep alone (%d)", dir, threadsFile, tids, info.State.Pid)
 		}
 	}
-	// One line per hierarchy: "4:memory:/skiff/ID" on v1, "0::/skiff/ID" on v2.
+	// One line per hierarchy: "4:memory:/PARENT/ID" on v1, "0::/PARENT/ID" on v2.
 	inside := 0
 	for _, line := range strings.Split(readFile(t, fmt.Sprintf("/proc/%d/cgroup", info.State.Pid)), "\n") {
-		if strings.HasSuffix(line, ":/skiff/"+info.ID) {
+		if strings.HasSuffix(line, ":/"+cgroupParent()+"/"+info.ID) {
 			inside++
 		}
 	}
@@ -478,15 +476,19 @@ func TestSystemPrune(t *testing.T) {
 	for try := 0; try < 100 && !strings.Contains(must(t, "ps", "-a"), "Exited"); try++ {
 		time.Sleep(50 * time.Millisecond)
 	}
-	stateFile := filepath.Join(roots[1], "containers", inspect(t, "starting").ID, "state.json")
-	setCreated := func(monitorPid int, monitorStart uint64) {
-		state := fmt.Sprintf(`{"status": "created", "monitorPid": %d, "monitorStart": %d}`, monitorPid, monitorStart)
-		if err := os.WriteFile(stateFile, []byte(state), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	// Its runtime, simulated: the state says "created", and this test
+	// holds the owner lock a live runtime holds.
+	dir := filepath.Join(roots[1], "containers", inspect(t, "starting").ID)
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(`{"status": "created"}`), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	start, _ := container.ProcessStart(os.Getpid())
-	setCreated(os.Getpid(), start)
+	owner, err := os.OpenFile(filepath.Join(dir, "owner"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(owner.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
 
 	if r := skiff(t, "rm", "starting"); r.status != 125 || !strings.Contains(r.stderr, "is being started") {
 		t.Errorf("rm of a container being started: status %d, %q", r.status, r.stderr)
@@ -501,14 +503,14 @@ func TestSystemPrune(t *testing.T) {
 	if _, err := netlink.LinkByName("skiff-doomed"); err == nil {
 		t.Error("prune left the bridge of the deleted network")
 	}
-	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/skiff/" + killed.ID)
+	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/" + cgroupParent() + "/" + killed.ID)
 	for _, leftover := range append(cgroups, filepath.Join(roots[3], "networks", "doomed"), filepath.Join(roots[3], "networks", "ports", "8083")) {
 		if _, err := os.Stat(leftover); err == nil {
 			t.Errorf("prune left %s", leftover)
 		}
 	}
 
-	setCreated(1<<22, 1) // no such process
+	owner.Close() // its runtime died
 	if ps := must(t, "ps", "-a"); !strings.Contains(ps, "its runtime died before starting it") {
 		t.Errorf("ps -a should show the created container whose monitor is gone as dead:\n%s", ps)
 	}
@@ -521,11 +523,11 @@ func TestSystemPrune(t *testing.T) {
 	// The cgroup folder that holds the containers' stays between them;
 	// prune removes it once it is empty.
 	must(t, "system", "prune")
-	if parents, _ := filepath.Glob("/sys/fs/cgroup/*/skiff"); len(parents) > 0 {
+	if parents, _ := filepath.Glob("/sys/fs/cgroup/*/" + cgroupParent()); len(parents) > 0 {
 		t.Errorf("prune left the parent cgroup folders %v", parents)
 	}
-	if _, err := os.Stat("/sys/fs/cgroup/skiff"); err == nil {
-		t.Error("prune left the parent cgroup folder /sys/fs/cgroup/skiff")
+	if _, err := os.Stat("/sys/fs/cgroup/" + cgroupParent()); err == nil {
+		t.Errorf("prune left the parent cgroup folder /sys/fs/cgroup/%s", cgroupParent())
 	}
 }
 

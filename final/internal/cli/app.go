@@ -100,6 +100,9 @@ func newEnv(cmd *cli.Command) (*env, error) {
 		}
 		*dir = abs
 	}
+	if err := openRoots(root, dataRoot); err != nil {
+		return nil, err
+	}
 	imagesDir := filepath.Join(dataRoot, "images")
 	images, err := image.Open(imagesDir)
 	if err != nil {
@@ -123,7 +126,8 @@ func newEnv(cmd *cli.Command) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.runtime = &lifecycle.Runtime{Store: e.containers, Networks: e.networks, Init: init}
+	e.runtime = &lifecycle.Runtime{Store: e.containers, Networks: e.networks, Init: init,
+		CgroupParent: "skiff" + instanceTag(dataRoot)}
 	return e, nil
 }
 

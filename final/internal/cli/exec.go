@@ -53,15 +53,15 @@ func execAction(ctx context.Context, cmd *cli.Command, e *env) error {
 		return err
 	}
 	if !c.State.Alive() {
-		return fmt.Errorf("container %s is not running", c.Config.Name)
+		return fmt.Errorf("container %s is not running", c.Name())
 	}
 	p := c.Config.Process
 	for _, kv := range cmd.StringSlice("env") {
 		if !strings.Contains(kv, "=") || strings.HasPrefix(kv, "=") {
 			return fmt.Errorf("invalid environment variable %q: want KEY=VALUE", kv)
 		}
-		p.Env = mergeEnv(p.Env, []string{kv})
 	}
+	p.Env = mergeEnv(p.Env, cmd.StringSlice("env"))
 	if w := cmd.String("workdir"); w != "" {
 		p.Cwd = w
 	}
@@ -91,7 +91,7 @@ func execAction(ctx context.Context, cmd *cli.Command, e *env) error {
 			return err
 		}
 	}
-	intoCgroup, done, err := cgroups.Open(container.CgroupParent, c.Config.ID).ForkInto(run)
+	intoCgroup, done, err := cgroups.Open(e.runtime.CgroupParent, c.Config.ID).ForkInto(run)
 	if err != nil {
 		return err
 	}

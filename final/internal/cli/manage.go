@@ -43,6 +43,10 @@ func psCommand() *cli.Command {
 					fmt.Fprintln(w, c.Config.ID[:12])
 					continue
 				}
+				if status == container.Broken {
+					fmt.Fprintf(w, "%s\t\t\t\t%s\t\t\n", c.Config.ID[:12], describeStatus(c, status))
+					continue
+				}
 				fmt.Fprintf(w, "%s\t%s\t%q\t%s ago\t%s\t%s\t%s\n", c.Config.ID[:12], c.Config.Image,
 					truncate(strings.Join(c.Config.Process.Args, " "), 20), since(c.Config.Created),
 					describeStatus(c, status), ports(c), c.Config.Name)
@@ -62,7 +66,9 @@ func describeStatus(c *container.Container, status string) string {
 			oom = " (OOM killed)"
 		}
 		return fmt.Sprintf("Exited (%d) %s ago%s", c.State.ExitCode, since(c.State.FinishedAt), oom)
-	case "dead":
+	case container.Broken:
+		return "Broken (" + c.Broken + "; skiff rm -f removes it)"
+	case container.Dead:
 		if c.State.Status == container.Created {
 			return "Dead (its runtime died before starting it; skiff rm -f cleans up)"
 		}
@@ -110,7 +116,7 @@ func logsCommand() *cli.Command {
 			}
 			log, err := os.Open(c.Path("log"))
 			if err != nil {
-				return fmt.Errorf("container %s has no log: only detached containers (-d) keep one", c.Config.Name)
+				return fmt.Errorf("container %s has no log: only detached containers (-d) keep one", c.Name())
 			}
 			defer log.Close()
 			for {
@@ -143,7 +149,7 @@ func stopCommand() *cli.Command {
 					return err
 				}
 				c.WaitExited(5 * time.Second)
-				fmt.Println(c.Config.Name)
+				fmt.Println(c.Name())
 				return nil
 			})
 		}),
@@ -168,7 +174,7 @@ func killCommand() *cli.Command {
 				if err := c.Kill(sig); err != nil {
 					return err
 				}
-				fmt.Println(c.Config.Name)
+				fmt.Println(c.Name())
 				return nil
 			})
 		}),
@@ -208,7 +214,7 @@ func rmCommand() *cli.Command {
 				if err := e.runtime.Remove(c, cmd.Bool("force")); err != nil {
 					return err
 				}
-				fmt.Println(c.Config.Name)
+				fmt.Println(c.Name())
 				return nil
 			})
 		}),
@@ -251,6 +257,7 @@ type inspection struct {
 	ID      string           `json:"id"`
 	Name    string           `json:"name"`
 	Status  string           `json:"status"`
+	Broken  string           `json:"broken,omitempty"` // why its files cannot be read
 	Config  container.Config `json:"config"`
 	State   container.State  `json:"state"`
 	Network struct {
@@ -273,7 +280,7 @@ func inspectCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			out := inspection{ID: c.Config.ID, Name: c.Config.Name, Status: c.Status(), Config: c.Config, State: c.State,
+			out := inspection{ID: c.Config.ID, Name: c.Config.Name, Status: c.Status(), Broken: c.Broken, Config: c.Config, State: c.State,
 				Cgroup: c.State.Cgroup, Dir: c.Dir}
 			out.Network.IP, out.Network.Network = c.State.IP, c.Config.Network.Name
 			if n, err := e.networks.Get(c.Config.Network.Name); err == nil && c.State.IP != "" {
@@ -305,9 +312,9 @@ func statsCommand() *cli.Command {
 				return err
 			}
 			if c.Status() != container.Running {
-				return fmt.Errorf("container %s is not running", c.Config.Name)
+				return fmt.Errorf("container %s is not running", c.Name())
 			}
-			s, err := cgroups.Open(container.CgroupParent, c.Config.ID).Stats()
+			s, err := cgroups.Open(e.runtime.CgroupParent, c.Config.ID).Stats()
 			if err != nil {
 				return fmt.Errorf("read the cgroup of %s: %w", c.Config.Name, err)
 			}

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"slices"
 	"testing"
 )
 
@@ -67,8 +69,20 @@ func TestParseSignal(t *testing.T) {
 }
 
 func TestMergeEnv(t *testing.T) {
-	got := mergeEnv([]string{"PATH=/bin", "A=1"}, []string{"A=2", "B=3"})
-	if len(got) != 3 || got[1] != "A=2" || got[2] != "B=3" {
-		t.Errorf("mergeEnv = %v", got)
+	got := mergeEnv([]string{"PATH=/bin", "A=1"}, []string{"A=2", "B=3", "B=4", "C", "A=5"})
+	if want := []string{"PATH=/bin", "A=5", "B=4", "C"}; !slices.Equal(got, want) {
+		t.Errorf("mergeEnv = %v, want %v", got, want)
+	}
+}
+
+// BenchmarkMergeEnv20000 is `skiff run` with 20,000 -e flags: linear, not
+// quadratic (it took 5.7 s when each flag was merged on its own).
+func BenchmarkMergeEnv20000(b *testing.B) {
+	add := make([]string, 20000)
+	for i := range add {
+		add[i] = fmt.Sprintf("K%d=%d", i, i)
+	}
+	for b.Loop() {
+		mergeEnv([]string{defaultPath, "HOME=/root"}, add)
 	}
 }

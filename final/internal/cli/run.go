@@ -143,17 +143,27 @@ type resolved struct {
 	config image.Config
 }
 
-// resolveImage takes a folder (a path with a "/") as a one-layer image,
-// else an image of the store; "busybox" is imported on first use.
+// resolveImage takes an absolute path or one that starts with "./" as a
+// one-layer image (a root filesystem folder), anything else as an image
+// of the store; "busybox" is imported on first use. A bare relative path
+// is refused: "../../etc" must not quietly become the host's /etc.
 func (e *env) resolveImage(ref string) (resolved, error) {
-	if strings.Contains(ref, "/") || ref == "." {
-		if info, err := os.Stat(ref); err == nil && info.IsDir() {
-			abs, _ := filepath.Abs(ref)
-			if strings.ContainsAny(abs, ":,") {
-				return resolved{}, fmt.Errorf("rootfs %s: overlay cannot take a path with ':' or ','", abs)
-			}
-			return resolved{name: abs, layers: []string{abs}}, nil
+	if ref == "." || strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "./") {
+		info, err := os.Stat(ref)
+		if err != nil || !info.IsDir() {
+			return resolved{}, fmt.Errorf("rootfs %s: not a folder", ref)
 		}
+		abs, _ := filepath.Abs(ref)
+		if strings.ContainsAny(abs, ":,") {
+			return resolved{}, fmt.Errorf("rootfs %s: overlay cannot take a path with ':' or ','", abs)
+		}
+		return resolved{name: abs, layers: []string{abs}}, nil
+	}
+	if _, err := image.NormalizeName(ref); err != nil {
+		if info, statErr := os.Stat(ref); statErr == nil && info.IsDir() {
+			return resolved{}, fmt.Errorf("%s is not an image name: to run the folder, give it as ./%s or as an absolute path", ref, filepath.Clean(ref))
+		}
+		return resolved{}, err
 	}
 	img, err := e.images.Get(ref)
 	if errors.Is(err, image.ErrNotFound) && (ref == "busybox" || ref == "busybox:latest") && DefaultBusybox != "" {
@@ -188,6 +198,7 @@ func processFromFlags(cmd *cli.Command, img image.Config, layers []string) (spec
 	if p.Terminal {
 		p.Env = mergeEnv(p.Env, []string{"TERM=xterm"})
 	}
+	var flagEnv []string
 	for _, kv := range cmd.StringSlice("env") {
 		if kv == "" || strings.HasPrefix(kv, "=") {
 			return p, fmt.Errorf("invalid environment variable %q: want KEY=VALUE", kv)
@@ -195,8 +206,9 @@ func processFromFlags(cmd *cli.Command, img image.Config, layers []string) (spec
 		if !strings.Contains(kv, "=") {
 			kv += "=" + os.Getenv(kv)
 		}
-		p.Env = mergeEnv(p.Env, []string{kv})
+		flagEnv = append(flagEnv, kv)
 	}
+	p.Env = mergeEnv(p.Env, flagEnv)
 	if img.WorkingDir != "" {
 		p.Cwd = img.WorkingDir
 	}
@@ -218,20 +230,24 @@ func processFromFlags(cmd *cli.Command, img image.Config, layers []string) (spec
 	return p, err
 }
 
-// mergeEnv sets each KEY=VALUE of add in env, replacing an earlier value.
+// mergeEnv sets each KEY=VALUE of add in env, replacing an earlier value
+// in its place. It indexes the keys once: a run with thousands of -e
+// flags must not take quadratic time.
 func mergeEnv(env, add []string) []string {
 	out := append([]string{}, env...)
+	index := make(map[string]int, len(out)+len(add))
+	for i, kv := range out {
+		key, _, _ := strings.Cut(kv, "=")
+		index[key] = i
+	}
 	for _, kv := range add {
 		key, _, _ := strings.Cut(kv, "=")
-		replaced := false
-		for i, old := range out {
-			if strings.HasPrefix(old, key+"=") {
-				out[i], replaced = kv, true
-			}
+		if i, ok := index[key]; ok {
+			out[i] = kv
+			continue
 		}
-		if !replaced {
-			out = append(out, kv)
-		}
+		index[key] = len(out)
+		out = append(out, kv)
 	}
 	return out
 }
@@ -311,6 +327,9 @@ func parseVolume(spec string) (specs.Mount, error) {
 	if m.Destination == "/" {
 		return m, fmt.Errorf("invalid volume %q: cannot mount over the container's root", spec)
 	}
+	if m.Destination == "/proc" || strings.HasPrefix(m.Destination, "/proc/") {
+		return m, fmt.Errorf("invalid volume %q: /proc is the container's own, for its PID namespace", spec)
+	}
 	if _, err := os.Stat(m.Source); err != nil {
 		return m, fmt.Errorf("invalid volume %q: %w", spec, err)
 	}
@@ -377,6 +396,11 @@ func (e *env) networkFromFlags(cmd *cli.Command) (container.NetworkConfig, error
 		p, err := container.ParsePort(spec)
 		if err != nil {
 			return n, err
+		}
+		for _, other := range n.Ports {
+			if other.Host == p.Host {
+				return n, fmt.Errorf("-p %s: host port %d is published twice", spec, p.Host)
+			}
 		}
 		n.Ports = append(n.Ports, p)
 	}
@@ -497,7 +521,9 @@ func (e *env) startDetached(c *container.Container) error {
 	}
 	monitor := exec.Command(e.exe, append(e.global, "monitor", c.Config.ID)...)
 	monitor.Stdout, monitor.Stderr = log, log
-	monitor.ExtraFiles = []*os.File{readyChild}
+	// fd 3: how the start went; fd 4: the container's owner lock, which
+	// the monitor holds from now on.
+	monitor.ExtraFiles = []*os.File{readyChild, c.OwnerFile()}
 	monitor.SysProcAttr = &unix.SysProcAttr{Setsid: true} // not killed with our session
 	err = monitor.Start()
 	readyChild.Close()
@@ -528,17 +554,16 @@ func monitorCommand() *cli.Command {
 // went, then waits to record the exit status and clean up.
 func monitorAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGPIPE)
-	ready := os.NewFile(3, "ready")
+	ready, owner := os.NewFile(3, "ready"), os.NewFile(4, "owner")
+	unix.CloseOnExec(4) // the container's processes must not hold it
 	c, err := e.containers.Get(cmd.Args().First())
 	if err != nil {
 		fmt.Fprintf(ready, "%d %v", container.ExitRuntime, err)
 		return err
 	}
-	err = c.SetMonitor()
-	if err == nil {
-		err = c.SaveState() // else prune would take it for dead if run -d died
-	}
-	if err != nil {
+	c.Adopt(owner)
+	c.SetMonitor()
+	if err := c.SaveState(); err != nil {
 		fmt.Fprintf(ready, "%d %v", container.ExitRuntime, err)
 		return err
 	}

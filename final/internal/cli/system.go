@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"skiff/internal/cgroups"
-	"skiff/internal/container"
 	"skiff/internal/network"
 )
 
@@ -29,21 +28,15 @@ func systemCommand() *cli.Command {
 }
 
 // prune removes every container that is neither running nor being
-// started by a live runtime, whatever state its runtime left it in, then
-// sweeps the leftovers no container owns any more.
+// started or monitored by a live skiff, whatever state its runtime left
+// it in, then sweeps the leftovers no container owns any more.
 func (e *env) prune() error {
-	all, err := e.containers.List()
+	removed, err := e.runtime.Prune()
+	for _, name := range removed {
+		fmt.Println("removed", name)
+	}
 	if err != nil {
 		return err
-	}
-	for _, c := range all {
-		if s := c.Status(); s == container.Running || s == container.Created {
-			continue
-		}
-		if err := e.runtime.Remove(c, true); err != nil {
-			return err
-		}
-		fmt.Println("removed", c.Config.Name)
 	}
 	e.sweepLeftovers()
 	return nil
@@ -62,7 +55,7 @@ func (e *env) sweepLeftovers() {
 		endpoints[n] = e.networks.Endpoints(n)
 	}
 	tables := network.NATTables()
-	cgroupIDs := containerCgroups()
+	cgroupIDs := containerCgroups(e.runtime.CgroupParent)
 	owned := e.containers.IDs()
 	for n, eps := range endpoints {
 		for _, ep := range eps {
@@ -79,15 +72,19 @@ func (e *env) sweepLeftovers() {
 		}
 	}
 	for _, id := range cgroupIDs {
-		if !owned[id] {
-			cgroups.Open(container.CgroupParent, id).Destroy()
+		if owned[id] {
+			continue
+		}
+		if err := cgroups.Open(e.runtime.CgroupParent, id).Destroy(); err != nil {
+			fmt.Fprintln(os.Stderr, "skiff:", err)
+		} else {
 			fmt.Println("removed cgroup", id)
 		}
 	}
 	for _, name := range e.networks.RemoveOrphans(func(id string) bool { return owned[id] }) {
 		fmt.Println("removed the folder, bridge and nftables table of deleted network", name)
 	}
-	cgroups.RemoveParent(container.CgroupParent)
+	cgroups.RemoveParent(e.runtime.CgroupParent)
 }
 
 // ownedPrefix tells whether an ID in owned starts with prefix: NAT tables
@@ -101,14 +98,17 @@ func ownedPrefix(owned map[string]bool, prefix string) bool {
 	return false
 }
 
-// containerCgroups lists the IDs of the containers that have cgroups,
-// v2 and v1.
-func containerCgroups() []string {
+// containerCgroups lists the IDs of the containers that have cgroups
+// under parent, v2 and v1 (where each container has a folder in several
+// hierarchies: each ID once).
+func containerCgroups(parent string) []string {
+	seen := map[string]bool{}
 	var ids []string
-	for _, pattern := range []string{"skiff/*", "*/skiff/*"} {
+	for _, pattern := range []string{parent + "/*", "*/" + parent + "/*"} {
 		m, _ := filepath.Glob(filepath.Join(cgroups.Root, pattern))
 		for _, d := range m {
-			if info, err := os.Stat(d); err == nil && info.IsDir() {
+			if info, err := os.Stat(d); err == nil && info.IsDir() && !seen[filepath.Base(d)] {
+				seen[filepath.Base(d)] = true
 				ids = append(ids, filepath.Base(d))
 			}
 		}

@@ -12,9 +12,6 @@ import (
 	"skiff/internal/cgroups"
 )
 
-// CgroupParent holds one cgroup per container.
-const CgroupParent = "skiff"
-
 // Config is what `skiff run` was asked for. The process, mounts and limits
 // use the OCI runtime spec's types, as runc's config.json does.
 type Config struct {
@@ -70,6 +67,8 @@ const (
 	Created = "created"
 	Running = "running"
 	Exited  = "exited"
+	Dead    = "dead"   // its runtime died: before starting it, or it was killed unseen
+	Broken  = "broken" // its files cannot be read
 )
 
 // State is what happened to the container so far.
@@ -78,14 +77,14 @@ type State struct {
 	Pid      int    `json:"pid,omitempty"`      // host PID of the container's first process
 	PidStart uint64 `json:"pidStart,omitempty"` // its start time, to tell a reused PID
 	// The monitor: the process that starts the container, waits for it
-	// and cleans up (`skiff run` itself, or the monitor of `run -d`).
-	MonitorPid   int       `json:"monitorPid,omitempty"`
-	MonitorStart uint64    `json:"monitorStart,omitempty"`
-	ExitCode     int       `json:"exitCode"`
-	OOMKilled    bool      `json:"oomKilled,omitempty"`
-	Error        string    `json:"error,omitempty"`
-	StartedAt    time.Time `json:"startedAt,omitempty"`
-	FinishedAt   time.Time `json:"finishedAt,omitempty"`
+	// and cleans up (`skiff run` itself, or the monitor of `run -d`). It
+	// holds the container's owner lock (see Store).
+	MonitorPid int       `json:"monitorPid,omitempty"`
+	ExitCode   int       `json:"exitCode"`
+	OOMKilled  bool      `json:"oomKilled,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	StartedAt  time.Time `json:"startedAt,omitempty"`
+	FinishedAt time.Time `json:"finishedAt,omitempty"`
 
 	// What was set up for it, to be taken down by whoever cleans up.
 	IP       string   `json:"ip,omitempty"`

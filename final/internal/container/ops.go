@@ -14,18 +14,20 @@ import (
 // container whose monitor died before starting it stays "created".
 func (c *Container) Status() string {
 	switch {
+	case c.Broken != "":
+		return Broken
 	case c.State.Status == Running && !c.State.Alive():
-		return "dead"
-	case c.State.Status == Created && !c.MonitorAlive():
-		return "dead"
+		return Dead
+	case c.State.Status == Created && !c.OwnerAlive():
+		return Dead
 	}
 	return c.State.Status
 }
 
 // Kill sends sig to the container's first process.
 func (c *Container) Kill(sig unix.Signal) error {
-	if !c.State.Alive() {
-		return fmt.Errorf("container %s is not running", c.Config.Name)
+	if c.Broken != "" || !c.State.Alive() {
+		return fmt.Errorf("container %s is not running", c.Name())
 	}
 	if err := unix.Kill(c.State.Pid, sig); err != nil {
 		return fmt.Errorf("kill -%d %d: %w", sig, c.State.Pid, err)
@@ -71,18 +73,4 @@ func (c *Container) WaitExited(timeout time.Duration) {
 }
 
 // SetMonitor records the calling process as the container's monitor.
-func (c *Container) SetMonitor() error {
-	start, ok := ProcessStart(os.Getpid())
-	if !ok {
-		return fmt.Errorf("read the start time of process %d from /proc", os.Getpid())
-	}
-	c.State.MonitorPid, c.State.MonitorStart = os.Getpid(), start
-	return nil
-}
-
-// MonitorAlive tells whether the container's monitor process still runs:
-// the same process, not a new one that got its PID.
-func (c *Container) MonitorAlive() bool {
-	start, ok := ProcessStart(c.State.MonitorPid)
-	return c.State.MonitorPid != 0 && ok && start == c.State.MonitorStart
-}
+func (c *Container) SetMonitor() { c.State.MonitorPid = os.Getpid() }

@@ -4,8 +4,16 @@
 // Every container has a folder, ROOT/containers/ID, holding config.json,
 // state.json, its log, the files of its "init layer" (hosts, hostname,
 // resolv.conf) and its overlay folders. JSON files are written atomically
-// (a temporary file renamed over the old one), and changes are made under
-// a file lock, so concurrent skiff commands never see half a state.
+// (package safefile), and changes are made under a file lock, so
+// concurrent skiff commands never see half a state.
+//
+// The folder's "owner" file is flock'ed by the skiff process that manages
+// the container: the `skiff run` that created it, then its monitor, or a
+// command that removes it. The kernel releases the lock when that process
+// dies, however it dies, so a folder whose owner lock is free is managed
+// by no one: whatever state a killed skiff left it in (an empty folder, a
+// config without a state, files cut short), `rm -f` and `system prune`
+// can take it down without racing a live runtime.
 package container
 
 import (
@@ -40,6 +48,11 @@ type Container struct {
 	Dir    string
 	Config Config
 	State  State
+	// Broken says why the container's files cannot be read, if they
+	// cannot: such a container is still listed, with only its ID known,
+	// so that rm -f and system prune can remove it.
+	Broken string
+	owner  *os.File // the owner lock, while this process holds it
 }
 
 // Path is a file in the container's folder.
@@ -47,7 +60,9 @@ func (c *Container) Path(name string) string { return filepath.Join(c.Dir, name)
 
 var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`) })
 
-// Create gives a new container an ID, a unique name and its folder.
+// Create gives a new container an ID, a unique name and its folder. The
+// calling process owns the container until it exits or hands the owner
+// lock on (OwnerFile).
 func (s *Store) Create(cfg Config) (*Container, error) {
 	if cfg.Name != "" && !validName().MatchString(cfg.Name) {
 		return nil, fmt.Errorf("invalid container name %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters", cfg.Name)
@@ -74,18 +89,21 @@ func (s *Store) Create(cfg Config) (*Container, error) {
 		}
 	}
 	c := &Container{Dir: s.dir(cfg.ID), Config: cfg, State: State{Status: Created}}
-	if err := c.SetMonitor(); err != nil { // until a monitor of its own takes over
-		return nil, err
+	c.State.MonitorPid = os.Getpid() // until a monitor of its own takes over
+	if err := os.Mkdir(c.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("mkdir %s: %w", c.Dir, err)
 	}
-	if err := os.MkdirAll(c.Dir, 0o711); err != nil {
-		return nil, err
+	// Still under the store's lock: no one sees the folder without its
+	// owner, and whatever dies from here on leaves a folder prune removes.
+	if c.owner, err = safefile.LockFile(c.Path("owner"), unix.LOCK_EX); err == nil {
+		err = safefile.WriteJSON(c.Path("config.json"), c.Config, 0o600)
 	}
-	if err := safefile.WriteJSON(c.Path("config.json"), c.Config, 0o600); err != nil {
+	if err == nil {
+		err = c.SaveState()
+	}
+	if err != nil {
 		os.RemoveAll(c.Dir)
-		return nil, err
-	}
-	if err := c.SaveState(); err != nil {
-		os.RemoveAll(c.Dir)
+		c.Release()
 		return nil, err
 	}
 	return c, nil
@@ -99,7 +117,7 @@ func (s *Store) Get(ref string) (*Container, error) {
 	}
 	var match []*Container
 	for _, c := range all {
-		if c.Config.Name == ref || c.Config.ID == ref {
+		if (c.Config.Name == ref && ref != "") || c.Config.ID == ref {
 			return c, nil
 		}
 		if len(ref) >= 3 && strings.HasPrefix(c.Config.ID, ref) {
@@ -118,13 +136,26 @@ func (s *Store) Get(ref string) (*Container, error) {
 // IDs lists the containers that have a folder, whatever their state,
 // the ones being created or removed right now included.
 func (s *Store) IDs() map[string]bool {
-	entries, _ := os.ReadDir(filepath.Join(s.Root, "containers"))
+	entries, _ := os.ReadDir(s.containersDir())
 	ids := map[string]bool{}
 	for _, e := range entries {
-		ids[e.Name()] = true
+		if id, ok := idOf(e.Name()); ok {
+			ids[id] = true
+		}
 	}
 	return ids
 }
+
+// idOf is the container ID a folder of ROOT/containers belongs to: its
+// name, or what follows ".removing-" while it is being deleted.
+func idOf(folder string) (string, bool) {
+	id := strings.TrimPrefix(folder, removingPrefix)
+	return id, validID().MatchString(id)
+}
+
+const removingPrefix = ".removing-"
+
+var validID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}$`) })
 
 // List returns every container, oldest first.
 func (s *Store) List() ([]*Container, error) {
@@ -137,7 +168,7 @@ func (s *Store) List() ([]*Container, error) {
 }
 
 func (s *Store) list() ([]*Container, error) {
-	entries, err := os.ReadDir(filepath.Join(s.Root, "containers"))
+	entries, err := os.ReadDir(s.containersDir())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -146,25 +177,38 @@ func (s *Store) list() ([]*Container, error) {
 	}
 	var all []*Container
 	for _, e := range entries {
-		c, err := s.load(e.Name())
-		if err != nil {
-			continue // being created or removed right now
+		if validID().MatchString(e.Name()) {
+			all = append(all, s.load(e.Name()))
 		}
-		all = append(all, c)
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].Config.Created.Before(all[j].Config.Created) })
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Config.Created.Before(all[j].Config.Created) })
 	return all, nil
 }
 
-func (s *Store) load(id string) (*Container, error) {
+// load reads a container's files; what cannot be read makes it Broken.
+func (s *Store) load(id string) *Container {
 	c := &Container{Dir: s.dir(id)}
 	if err := safefile.ReadJSON(c.Path("config.json"), &c.Config); err != nil {
-		return nil, err
+		c.Broken = brokenReason("config.json", err)
+	} else if err := safefile.ReadJSON(c.Path("state.json"), &c.State); err != nil {
+		c.Broken = brokenReason("state.json", err)
+	} else if c.Config.ID != id {
+		c.Broken = fmt.Sprintf("config.json is of container %.12s", c.Config.ID)
 	}
-	if err := safefile.ReadJSON(c.Path("state.json"), &c.State); err != nil {
-		return nil, err
+	if c.Broken != "" {
+		c.Config = Config{ID: id, Network: c.Config.Network}
 	}
-	return c, nil
+	return c
+}
+
+func brokenReason(file string, err error) string {
+	if errors.Is(err, os.ErrNotExist) {
+		return file + " is missing"
+	}
+	if cause := errors.Unwrap(err); cause != nil {
+		err = cause // without the path: the folder says whose it is
+	}
+	return file + ": " + err.Error()
 }
 
 // Reload reads the state again from disk.
@@ -175,25 +219,37 @@ func (c *Container) SaveState() error {
 	return safefile.WriteJSON(c.Path("state.json"), c.State, 0o600)
 }
 
-// Lock takes the container's own lock, held while its resources outside
-// it (cgroup, network) are taken down.
-func (c *Container) Lock() (func(), error) { return safefile.Lock(c.Path("lock"), unix.LOCK_EX) }
-
-// Remove deletes the container's folder.
+// Remove deletes the container's folder. It is renamed out of the way
+// first, so no one ever finds it half-deleted; the caller should own the
+// container (Claim), whose lock moves with the folder until it is gone.
 func (s *Store) Remove(c *Container) error {
+	doomed := filepath.Join(s.containersDir(), removingPrefix+filepath.Base(c.Dir))
 	unlock, err := s.lock()
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	return os.RemoveAll(c.Dir)
+	err = os.Rename(c.Dir, doomed)
+	unlock()
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // removed by another meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("remove container %.12s: %w", c.Config.ID, err)
+	}
+	c.Dir = doomed
+	if err := os.RemoveAll(doomed); err != nil {
+		return fmt.Errorf("remove container %.12s: %w", c.Config.ID, err)
+	}
+	return nil
 }
+
+func (s *Store) containersDir() string { return filepath.Join(s.Root, "containers") }
 
 func (s *Store) lock() (func(), error)  { return s.flock(unix.LOCK_EX) }
 func (s *Store) rlock() (func(), error) { return s.flock(unix.LOCK_SH) }
 
 func (s *Store) flock(how int) (func(), error) {
-	if err := os.MkdirAll(filepath.Join(s.Root, "containers"), 0o711); err != nil {
+	if err := os.MkdirAll(s.containersDir(), 0o700); err != nil {
 		return nil, err
 	}
 	return safefile.Lock(filepath.Join(s.Root, "lock"), how)

@@ -96,6 +96,9 @@ func setUpRoot(dir string, cfg *container.Config) error {
 	if err != nil {
 		return err
 	}
+	if err := rootfs.MountSystem(root); err != nil {
+		return err
+	}
 	for _, m := range append(cfg.Mounts, initLayer(dir)...) {
 		if err := rootfs.MountVolume(root, m); err != nil {
 			return err
@@ -104,7 +107,7 @@ func setUpRoot(dir string, cfg *container.Config) error {
 	if err := rootfs.PivotRoot(root); err != nil {
 		return err
 	}
-	if err := rootfs.MountSystem(); err != nil {
+	if err := rootfs.MaskProc(); err != nil {
 		return err
 	}
 	if cfg.ReadOnly {

@@ -30,6 +30,9 @@ type Runtime struct {
 	Store    *container.Store
 	Networks *network.Store
 	Init     string // the skiff-init binary, started as the container's first process
+	// CgroupParent holds one cgroup per container: "skiff", or a name of
+	// this data root's own when there are several (network.InstanceTag).
+	CgroupParent string
 }
 
 // IO is where a container's stdio goes. With a terminal the container
@@ -66,7 +69,7 @@ func (r *Runtime) Start(c *container.Container, stdio IO) (*Process, error) {
 }
 
 func (r *Runtime) start(c *container.Container, stdio IO) (*Process, error) {
-	cg, err := cgroups.New(container.CgroupParent, c.Config.ID)
+	cg, err := cgroups.New(r.CgroupParent, c.Config.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -179,23 +182,43 @@ func (r *Runtime) Wait(c *container.Container, p *Process) int {
 }
 
 // Cleanup takes down everything set up for the container outside it: its
-// processes, cgroup and network. Every step tolerates what is already
-// gone, so that `rm -f` can finish the job of a runtime that died. Killing
-// the processes first also ends the container's namespaces, and with its
-// network namespace the kernel deletes its veth pair.
+// processes, cgroup and network, and the containers that share its
+// namespaces (a pod's members go with the container whose namespaces
+// they joined). Every step tolerates what is already gone, so that `rm
+// -f` can finish the job of a runtime that died. Killing the processes
+// first also ends the container's namespaces, and with its network
+// namespace the kernel deletes its veth pair. The caller owns the
+// container.
 func (r *Runtime) Cleanup(c *container.Container) {
-	unlock, err := c.Lock()
-	if err == nil {
-		defer unlock()
-	}
-	cgroups.Open(container.CgroupParent, c.Config.ID).Destroy() // kills what is left first
-	if c.Config.Network.Mode == "bridge" {
+	r.stopMembers(c)
+	cgroups.Open(r.CgroupParent, c.Config.ID).Destroy() // kills what is left first
+	switch {
+	case c.Broken != "": // where it was attached is unknown: look everywhere
+		r.Networks.DetachContainer(c.Config.ID)
+	case c.Config.Network.Mode == "bridge":
 		if n, err := r.Networks.Get(c.Config.Network.Name); err == nil {
 			r.Networks.Detach(n, c.Config.ID, c.State.IP)
 		}
 	}
 	os.RemoveAll(c.Path("work"))
 	os.RemoveAll(c.Path("merged"))
+}
+
+// stopMembers kills the running containers that joined c's network, IPC
+// or PID namespace, and waits until they are gone: c's address must not
+// be given to another container while they still use it. Their monitors
+// record them as killed (137) and clean up the rest.
+func (r *Runtime) stopMembers(c *container.Container) {
+	all, _ := r.Store.List()
+	for _, m := range all {
+		cfg := m.Config
+		if m.Config.ID == c.Config.ID || (cfg.Network.Join != c.Config.ID && cfg.IPC != c.Config.ID && cfg.PID != c.Config.ID) {
+			continue
+		}
+		if m.Kill(unix.SIGKILL) == nil {
+			m.WaitGone(10 * time.Second)
+		}
+	}
 }
 
 // cloneFlags are the namespaces the container gets of its own; the ones
@@ -346,26 +369,71 @@ func (p *childPipes) initError() error {
 	return &container.StatusError{Code: status, Msg: text}
 }
 
-// Remove deletes a container. A running one, or one a live runtime is
-// still starting, only with force: it is killed, and whatever its runtime
-// did not clean up (the runtime may have died) is taken down here.
+// Remove deletes a container. A running one, one a live runtime is still
+// starting and a broken one only with force: it is killed, and whatever
+// its runtime did not clean up (the runtime may have died) is taken down
+// here.
 func (r *Runtime) Remove(c *container.Container, force bool) error {
-	if c.Status() == container.Created && !force {
-		return fmt.Errorf("container %s is being started by process %d: wait, or use rm -f", c.Config.Name, c.State.MonitorPid)
+	if err := removable(c, force); err != nil {
+		return err
 	}
-	if c.State.Status == container.Running && c.State.Alive() {
-		if !force {
-			return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.Config.Name)
-		}
+	if force {
 		c.Kill(unix.SIGKILL)
 		c.WaitGone(10 * time.Second)
 	}
-	if c.MonitorAlive() {
-		c.WaitExited(2 * time.Second) // let it record the exit first
-	}
-	r.Cleanup(c)
-	if err := r.Store.Remove(c); err != nil && !errors.Is(err, container.ErrNotFound) {
+	// Its monitor, if alive, records the exit and cleans up first.
+	if err := c.Claim(5 * time.Second); err != nil {
+		if errors.Is(err, container.ErrNotFound) {
+			return nil // its monitor removed it (--rm)
+		}
 		return err
 	}
+	defer c.Release()
+	if err := removable(c, force); err != nil { // it may have started meanwhile
+		return err
+	}
+	r.Cleanup(c)
+	return r.Store.Remove(c)
+}
+
+// removable checks that rm without -f may remove the container.
+func removable(c *container.Container, force bool) error {
+	if force {
+		return nil
+	}
+	switch c.Status() {
+	case container.Created:
+		return fmt.Errorf("container %s is being started by process %d: wait, or use rm -f", c.Config.Name, c.State.MonitorPid)
+	case container.Running:
+		return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.Config.Name)
+	case container.Broken:
+		return fmt.Errorf("container %s is broken (%s): use rm -f", c.Name(), c.Broken)
+	}
 	return nil
+}
+
+// Prune removes every container that is neither running nor owned by a
+// live skiff process (being started, or monitored), whatever state a
+// killed runtime left it in, broken ones included. It returns the names
+// of those it removed.
+func (r *Runtime) Prune() ([]string, error) {
+	claimed, err := r.Store.ClaimUnowned()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, c := range claimed {
+		if c.Broken == "" && c.State.Status == container.Running && c.State.Alive() {
+			c.Release() // its monitor died, but it runs: rm -f it
+			continue
+		}
+		r.Cleanup(c)
+		err := r.Store.Remove(c)
+		c.Release()
+		if err != nil {
+			return removed, err
+		}
+		removed = append(removed, c.Name())
+	}
+	return removed, nil
 }

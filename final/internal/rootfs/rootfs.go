@@ -123,23 +123,32 @@ func PivotRoot(rootfs string) error {
 	return unix.Chdir("/")
 }
 
-// MountSystem mounts /proc for the container's PID namespace, a read-only
-// /sys and a minimal /dev, then masks what /proc reveals of the host.
-func MountSystem() error {
-	steps := []func() error{
-		func() error { return mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "") },
-		func() error {
-			return mount("sysfs", "/sys", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
-		},
-		mountDev,
-		maskProc,
+// MountSystem mounts, inside the new root filesystem at root, /proc for
+// the container's PID namespace, a read-only /sys and a minimal /dev. It
+// comes before the volumes, so that a volume under /dev or /sys is
+// mounted on top of them, not hidden beneath.
+func MountSystem(root string) error {
+	steps := []struct {
+		source, target, fstype string
+		flags                  uintptr
+	}{
+		{"proc", "/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
+		{"sysfs", "/sys", "sysfs", unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
 	}
-	for _, step := range steps {
-		if err := step(); err != nil {
+	for _, m := range steps {
+		target, err := SecureJoin(root, m.target)
+		if err != nil {
+			return err
+		}
+		if err := mount(m.source, target, m.fstype, m.flags, ""); err != nil {
 			return err
 		}
 	}
-	return nil
+	dev, err := SecureJoin(root, "/dev")
+	if err != nil {
+		return err
+	}
+	return mountDev(dev)
 }
 
 var devices = []struct {
@@ -154,12 +163,15 @@ var devLinks = map[string]string{
 	"stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
 }
 
-func mountDev() error {
-	if err := mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=755,size=65536k"); err != nil {
+// mountDev makes dev a tmpfs with the few device nodes a container may
+// use (its cgroup's device allowlist lets it use no others), devpts,
+// shm and mqueue.
+func mountDev(dev string) error {
+	if err := mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=755,size=65536k"); err != nil {
 		return err
 	}
 	for _, d := range devices {
-		path := "/dev/" + d.name
+		path := filepath.Join(dev, d.name)
 		if err := unix.Mknod(path, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor))); err != nil {
 			return fmt.Errorf("mknod %s: %w", path, err)
 		}
@@ -168,17 +180,17 @@ func mountDev() error {
 		}
 	}
 	for name, target := range devLinks {
-		if err := os.Symlink(target, "/dev/"+name); err != nil {
+		if err := os.Symlink(target, filepath.Join(dev, name)); err != nil {
 			return err
 		}
 	}
-	if err := mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+	if err := mount("devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
 		return err
 	}
-	if err := mount("shm", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
+	if err := mount("shm", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
 		return err
 	}
-	return mount("mqueue", "/dev/mqueue", "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	return mount("mqueue", filepath.Join(dev, "mqueue"), "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 }
 
 // maskedPaths hide host information and knobs in /proc, as Docker does:
@@ -190,7 +202,9 @@ var maskedPaths = []string{
 // readOnlyPaths can be read but not written: kernel tunables of the host.
 var readOnlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 
-func maskProc() error {
+// MaskProc hides and write-protects what /proc and /sys reveal of the
+// host, once the container's root is the root.
+func MaskProc() error {
 	for _, path := range maskedPaths {
 		info, err := os.Stat(path)
 		if err != nil {
