@@ -98,6 +98,24 @@ func TestKilledAtAnyMoment(t *testing.T) {
 		}
 	}
 	time.Sleep(1500 * time.Millisecond) // the detached ones' sleep 1 ends
+	// And the partial states a kill leaves at the worst moments, made by
+	// hand: an empty folder (killed after mkdir), a config without a
+	// state but with a temporary one, a removal cut short.
+	partial := map[string]string{
+		strings.Repeat("a", 64):                         "",
+		strings.Repeat("b", 64) + "/config.json":        `{"id": "` + strings.Repeat("b", 64) + `"}`,
+		strings.Repeat("b", 64) + "/.state.json.tmp-42": `{"sta`,
+		".removing-" + strings.Repeat("c", 64) + "/upper/etc/passwd": "x",
+	}
+	for name, content := range partial {
+		path := containerDir(name)
+		if content == "" {
+			os.MkdirAll(path, 0o700)
+			continue
+		}
+		os.MkdirAll(filepath.Dir(path), 0o700)
+		os.WriteFile(path, []byte(content), 0o600)
+	}
 	out := must(t, "system", "prune")
 	if ps := must(t, "ps", "-a", "-q"); ps != "" {
 		t.Errorf("after prune, containers are left:\n%s\nprune said:\n%s", ps, out)

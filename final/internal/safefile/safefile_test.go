@@ -1,0 +1,61 @@
+package safefile
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestWriteReplacesWhole(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "state.json")
+	if err := WriteJSON(file, map[string]int{"a": 1}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(file, map[string]int{"a": 2}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]int
+	if err := ReadJSON(file, &got); err != nil || got["a"] != 2 {
+		t.Errorf("ReadJSON = %v, %v", got, err)
+	}
+	if info, _ := os.Stat(file); info.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", info.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("%d files in the folder, want only state.json", len(entries))
+	}
+	if err := Write(filepath.Join(dir, "no", "such"), nil, 0o600); err == nil {
+		t.Error("Write into a missing folder succeeded")
+	}
+}
+
+func TestIsTemp(t *testing.T) {
+	for name, want := range map[string]bool{
+		".state.json.tmp-123": true, "state.json": false, ".hidden": false, "x.tmp-1": false,
+	} {
+		if IsTemp(name) != want {
+			t.Errorf("IsTemp(%q) = %v", name, !want)
+		}
+	}
+}
+
+func TestTryLock(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "lock")
+	held, err := LockFile(file, unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := TryLock(file, unix.LOCK_SH); ok || err != nil {
+		t.Errorf("TryLock of a held lock: ok %v, %v", ok, err)
+	}
+	held.Close()
+	unlock, ok, err := TryLock(file, unix.LOCK_EX)
+	if !ok || err != nil {
+		t.Fatalf("TryLock of a free lock: ok %v, %v", ok, err)
+	}
+	unlock()
+}
