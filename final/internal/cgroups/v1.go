@@ -13,7 +13,8 @@ import (
 
 // v1Controllers are the hierarchies a container gets a folder in. cpuacct
 // is often mounted together with cpu; then both paths are one folder.
-var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids"}
+// devices holds the container's device allowlist (package devices).
+var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "devices"}
 
 // v1 is a cgroup in the v1 layout: one folder per controller hierarchy.
 type v1 struct{ dirs []v1Dir }

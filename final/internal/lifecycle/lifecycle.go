@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"skiff/internal/cgroups"
+	"skiff/internal/cgroups/devices"
 	"skiff/internal/container"
 	"skiff/internal/network"
 	"skiff/internal/nsenter"
@@ -75,6 +76,9 @@ func (r *Runtime) start(c *container.Container, stdio IO) (*Process, error) {
 	}
 	c.State.Cgroup = cg.Paths()
 	if err := cg.Set(c.Config.Limits); err != nil {
+		return nil, err
+	}
+	if err := devices.Set(cg, devices.Default); err != nil {
 		return nil, err
 	}
 	join, err := r.sharedNamespaces(c)

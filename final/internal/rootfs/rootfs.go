@@ -26,14 +26,18 @@ func MakePrivate() error {
 }
 
 // MountOverlay mounts the read-only layers (lowest first) under the
-// container's writable layer at dir/merged, and returns that path.
+// container's writable layer at dir/merged, and returns that path. It is
+// nodev: a device node that comes with an image (a char 1:11 is the host's
+// /dev/kmsg, whatever its name) cannot be opened. Not nosuid: an image's
+// setuid programs (su, ping) must work. The /dev that init mounts on top
+// is a mount of its own, whose nodes work.
 func MountOverlay(dir string, layers []string) (string, error) {
 	merged := filepath.Join(dir, "merged")
 	lower := slices.Clone(layers)
 	slices.Reverse(lower) // overlayfs wants the topmost first
 	options := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s",
 		strings.Join(lower, ":"), filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
-	if err := unix.Mount("overlay", merged, "overlay", 0, options); err != nil {
+	if err := unix.Mount("overlay", merged, "overlay", unix.MS_NODEV, options); err != nil {
 		return "", fmt.Errorf("mount -t overlay %s: %w", merged, err)
 	}
 	return merged, nil
