@@ -158,7 +158,7 @@ func checkMissing(t *testing.T, path string) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -250,9 +250,10 @@ type tarFile struct {
 	Mode             int64
 	Uid, Gid         int
 	Major, Minor     int64
+	Xattrs           map[string]string
 }
 
-func makeTar(t *testing.T, files ...tarFile) []byte {
+func makeTar(t testing.TB, files ...tarFile) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -270,6 +271,12 @@ func makeTar(t *testing.T, files ...tarFile) []byte {
 		}
 		if hdr.Typeflag == tar.TypeReg {
 			hdr.Size = int64(len(f.Body))
+		}
+		for name, value := range f.Xattrs {
+			if hdr.PAXRecords == nil {
+				hdr.PAXRecords = map[string]string{}
+			}
+			hdr.PAXRecords["SCHILY.xattr."+name] = value
 		}
 		must(t, tw.WriteHeader(hdr))
 		_, err := tw.Write([]byte(f.Body))

@@ -74,8 +74,11 @@ func (s *Store) Commit(upperDir string, base *Image, name string, exclude []stri
 }
 
 // AddImage saves an image made of layers the store already holds, lowest
-// first.
+// first. It releases the hold that AddLayer took on them (whether it
+// saves the image or fails): from then on, PruneLayers deletes those that
+// no image lists.
 func (s *Store) AddImage(name string, layers []string, config Config, created time.Time) (*Image, error) {
+	defer s.unpin(layers)
 	img, err := s.newImage(name, layers, config, created)
 	if err != nil {
 		return nil, fmt.Errorf("save image %s: %w", name, err)

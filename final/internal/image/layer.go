@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,13 +20,24 @@ import (
 //
 // The layer is unpacked into a temporary folder beside its final place
 // and renamed there when complete, so a half-unpacked layer is never used.
+// The folder is flocked (shared) from its creation on, so that
+// PruneLayers tells it from one that a killed skiff left; the lock follows
+// it to its final name and keeps the layer from PruneLayers and Remove
+// until AddImage lists it in an image (or this process ends).
 func (s *Store) addLayer(r io.Reader, wantID string) (string, error) {
-	tmp, err := os.MkdirTemp(s.layersDir(), ".unpack-")
+	tmp, lock, err := s.makeUnpackDir()
 	if err != nil {
 		return "", fmt.Errorf("unpack layer: %w", err)
 	}
-	defer os.RemoveAll(tmp) // fails harmlessly once renamed
+	id, err := s.unpackLayer(r, wantID, tmp, lock)
+	if err != nil {
+		removeTree(tmp)
+		lock.Close()
+	}
+	return id, err
+}
 
+func (s *Store) unpackLayer(r io.Reader, wantID, tmp string, lock *os.File) (string, error) {
 	what := "layer"
 	if wantID != "" {
 		what = "layer " + wantID
@@ -43,15 +55,69 @@ func (s *Store) addLayer(r io.Reader, wantID string) (string, error) {
 	if wantID != "" && id != wantID {
 		return "", fmt.Errorf("unpack %s: the content's digest is %s", what, id)
 	}
-	if err := os.Rename(tmp, s.layerDir(id)); err != nil && !s.HasLayer(id) {
+	if err := s.placeLayer(tmp, id, lock); err != nil {
 		return "", fmt.Errorf("unpack layer %s: %w", id, err)
 	}
-	// Else another import unpacked the same layer first: we use theirs.
 	return id, nil
 }
 
+// makeUnpackDir makes a temporary folder to unpack a layer in, and
+// returns it flocked. The store's lock, held meanwhile, keeps PruneLayers
+// from finding the folder before it is locked.
+func (s *Store) makeUnpackDir() (string, *os.File, error) {
+	unlock, err := s.lock(unix.LOCK_SH)
+	if err != nil {
+		return "", nil, err
+	}
+	defer unlock()
+	tmp, err := os.MkdirTemp(s.layersDir(), unpackPrefix)
+	if err != nil {
+		return "", nil, err
+	}
+	lock, ok, err := lockDir(tmp, unix.LOCK_SH)
+	if err == nil && !ok {
+		err = errors.New("locked by another")
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", nil, fmt.Errorf("lock %s: %w", tmp, err)
+	}
+	return tmp, lock, nil
+}
+
+// placeLayer renames the unpacked folder tmp, flocked by lock, to the
+// layer id, and keeps the layer pinned. If the store has that layer
+// already (another import unpacked it first), it pins that one instead.
+func (s *Store) placeLayer(tmp, id string, lock *os.File) error {
+	for range 100 {
+		err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, s.layerDir(id), unix.RENAME_NOREPLACE)
+		if err == unix.EINVAL { // a filesystem without RENAME_NOREPLACE
+			if s.layerExists(id) {
+				err = unix.EEXIST
+			} else {
+				err = os.Rename(tmp, s.layerDir(id))
+			}
+		}
+		if err == nil {
+			s.pin(id, lock)
+			return nil
+		}
+		if !errors.Is(err, fs.ErrExist) && !errors.Is(err, unix.ENOTEMPTY) {
+			return fmt.Errorf("rename %s: %w", tmp, err)
+		}
+		if s.pinExisting(id) {
+			removeTree(tmp)
+			lock.Close()
+			return nil
+		}
+		// It is being removed: once renamed away, ours takes its place.
+		time.Sleep(10 * time.Millisecond)
+	}
+	return errors.New("the store's copy of this layer is locked")
+}
+
 // AddLayer unpacks a layer tar, which must have the diffID id, into the
-// store.
+// store. The layer stays safe from PruneLayers until AddImage lists it.
 func (s *Store) AddLayer(r io.Reader, id string) error {
 	_, err := s.addLayer(r, id)
 	return err
@@ -80,20 +146,47 @@ func (s *Store) addLayerFromDir(dir string, exclude []string) (string, error) {
 	return id, err
 }
 
-// removeLayer deletes a layer, renaming it out of the way first so that no
-// one finds it half-deleted.
-func (s *Store) removeLayer(id string) error {
-	doomed := filepath.Join(s.layersDir(), ".remove-"+id)
-	if err := os.Rename(s.layerDir(id), doomed); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
+// removeLayer deletes a layer unless it is pinned (an import is about to
+// list it in an image), renaming it out of the way first so that no one
+// finds it half-deleted. It tells whether it removed the layer. The
+// caller holds the store's lock, exclusive.
+func (s *Store) removeLayer(id string) (bool, error) {
+	lock, ok, err := lockDir(s.layerDir(id), unix.LOCK_EX)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && !ok) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("remove layer %s: %w", id, err)
+	}
+	defer lock.Close()
+	doomed, err := os.MkdirTemp(s.layersDir(), removePrefix)
+	if err != nil {
+		return false, fmt.Errorf("remove layer %s: %w", id, err)
+	}
+	if err := os.Rename(s.layerDir(id), filepath.Join(doomed, id)); err != nil {
+		os.Remove(doomed)
+		return false, fmt.Errorf("remove layer %s: %w", id, err)
+	}
+	if err := removeTree(doomed); err != nil {
+		return true, fmt.Errorf("remove layer %s: %w", id, err)
+	}
+	return true, nil
+}
+
+// removeTree is os.RemoveAll, that also removes what a tar made
+// unwritable (a folder of mode 0555, for a user other than root).
+func removeTree(dir string) error {
+	err := os.RemoveAll(dir)
+	if err == nil || !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(path, 0o700) // before WalkDir reads it
 		}
-		return fmt.Errorf("remove layer %s: %w", id, err)
-	}
-	if err := os.RemoveAll(doomed); err != nil {
-		return fmt.Errorf("remove layer %s: %w", id, err)
-	}
-	return nil
+		return nil
+	})
+	return os.RemoveAll(dir)
 }
 
 // dirSize adds up the sizes of the files and symlinks under dir, counting

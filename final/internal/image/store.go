@@ -1,13 +1,16 @@
 // Package image keeps container images on disk, the way Docker's overlay2
 // store does, only smaller:
 //
-//	ROOT/layers/ID/   one unpacked layer per folder, in overlayfs's format
-//	ROOT/images.json  the index: image name -> layers and config
-//	ROOT/lock         flock'ed while images.json is read or written
+//	ROOT/layers/ID/         one unpacked layer per folder, in overlayfs's format
+//	ROOT/layers/.unpack-*/  layers being unpacked, each flock'ed by its unpack
+//	ROOT/layers/.remove-*/  layers being deleted
+//	ROOT/images.json        the index: image name -> layers and config
+//	ROOT/lock               flock'ed while images.json is read or written
 //
 // A layer is unpacked once and shared by every image that lists it. An
 // image is only a name, a list of layers and a little config, so images
-// are cheap and layers are what takes space.
+// are cheap and layers are what takes space. Untagging an image leaves
+// its layers: PruneLayers deletes those no image lists any more.
 package image
 
 import (
@@ -21,6 +24,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -54,6 +58,8 @@ type Image struct {
 // Store is an image store rooted at a folder.
 type Store struct {
 	root string
+	mu   sync.Mutex      // guards pins
+	pins map[string]*pin // layers this Store's imports hold, not yet in an image
 }
 
 // Open opens the store at root, creating its folders if missing.
@@ -78,6 +84,10 @@ func (s *Store) lockPath() string          { return filepath.Join(s.root, "lock"
 
 // HasLayer tells whether the store holds the layer id (a diffID's hex).
 func (s *Store) HasLayer(id string) bool {
+	return validLayerID(id) && s.layerExists(id)
+}
+
+func (s *Store) layerExists(id string) bool {
 	_, err := os.Lstat(s.layerDir(id))
 	return err == nil
 }
@@ -132,9 +142,9 @@ func (s *Store) LayerDirs(img *Image) []string {
 }
 
 // Remove untags the image called name (or with that ID) and deletes each
-// of its layers that no other image lists and layerInUse (if not nil)
-// says no container uses. layerInUse runs while the store is locked, so
-// it must not call the Store.
+// of its layers that no other image lists, layerInUse (if not nil) says
+// no container uses and no import holds. layerInUse runs while the store
+// is locked, so it must not call the Store.
 func (s *Store) Remove(name string, layerInUse func(layerID string) bool) error {
 	unlock, err := s.lock(unix.LOCK_EX)
 	if err != nil {
@@ -161,7 +171,7 @@ func (s *Store) Remove(name string, layerInUse func(layerID string) bool) error 
 		if usedByAny(index, id) || (layerInUse != nil && layerInUse(id)) {
 			continue
 		}
-		if err := s.removeLayer(id); err != nil {
+		if _, err := s.removeLayer(id); err != nil {
 			return fmt.Errorf("remove image %s: %w", img.Name, err)
 		}
 	}
@@ -229,6 +239,11 @@ func usedByAny(index map[string]*Image, layerID string) bool {
 // newImage builds the index entry for layers (already in the store) and
 // config.
 func (s *Store) newImage(name string, layers []string, config Config, created time.Time) (*Image, error) {
+	for _, id := range layers {
+		if !validLayerID(id) {
+			return nil, fmt.Errorf("%s is not a layer id", quote(id))
+		}
+	}
 	content, err := json.Marshal(struct {
 		Layers []string `json:"layers"`
 		Config Config   `json:"config"`
@@ -256,10 +271,10 @@ func (s *Store) save(img *Image) error {
 		return err
 	}
 	defer unlock()
-	// A Remove may have deleted a layer we found already there and did
-	// not unpack. Checked under the lock, so it cannot happen after this.
+	// A Remove or PruneLayers may have deleted a layer we found already
+	// there (HasLayer) and did not unpack. Checked under the lock, so it cannot happen after this.
 	for _, id := range img.Layers {
-		if !s.HasLayer(id) {
+		if !s.layerExists(id) {
 			return fmt.Errorf("save image %s: layer %s was removed meanwhile; try again", img.Name, id)
 		}
 	}

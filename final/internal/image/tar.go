@@ -5,10 +5,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,35 +20,28 @@ import (
 // ".wh.NAME", and a folder with trusted.overlay.opaque=y gets a
 // ".wh..wh..opq" entry. The tar depends only on the folder's content, so
 // the same folder gives the same tar, and the same layer id.
+//
+// dir may be a running container's upper folder, which the container
+// changes as we read it: it could swap a folder for a symlink to / between
+// our reading of the folder's entry and of its files. So each file is
+// looked up in its folder's open descriptor, never by a path from dir, and
+// a folder is opened with O_NOFOLLOW: nothing outside dir is read.
 func writeTar(w io.Writer, dir string, exclude []string) error {
 	skip := map[string]bool{}
 	for _, p := range exclude {
 		skip[strings.TrimPrefix(path.Clean("/"+p), "/")] = true
 	}
-	var rootStat unix.Stat_t
-	if err := unix.Lstat(dir, &rootStat); err != nil {
+	root, err := os.Open(dir)
+	if err != nil {
 		return err
 	}
-	tw := &tarWriter{tw: tar.NewWriter(w), dev: rootStat.Dev, links: map[uint64]string{}}
-	// WalkDir visits each folder's entries in name order, which keeps the
-	// tar stable.
-	err := filepath.WalkDir(dir, func(file string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, file)
-		if err != nil {
-			return err
-		}
-		if skip[rel] {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		return tw.add(file, rel)
-	})
-	if err != nil {
+	defer root.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(root.Fd()), &st); err != nil {
+		return err
+	}
+	tw := &tarWriter{tw: tar.NewWriter(w), dev: st.Dev, links: map[uint64]string{}, skip: skip}
+	if err := tw.addDir(root, dir, "."); err != nil {
 		return err
 	}
 	return tw.tw.Close()
@@ -59,14 +51,43 @@ type tarWriter struct {
 	tw    *tar.Writer
 	dev   uint64            // the folder's filesystem: others mounted in it are left out
 	links map[uint64]string // inode -> the first name written for it, to write hard links
+	skip  map[string]bool   // the paths to leave out
 }
 
-// add writes the file at path as the tar entry rel. Returning
-// filepath.SkipDir skips a folder's contents.
-func (t *tarWriter) add(file, rel string) error {
+// addDir writes the entries of the folder dir (open; named file, rel in
+// the tar), in name order, which keeps the tar stable.
+func (t *tarWriter) addDir(dir *os.File, file, rel string) error {
+	names, err := dir.Readdirnames(-1)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", file, err)
+	}
+	slices.Sort(names)
+	if rel == "." {
+		if err := t.add(dir, file, "", "."); err != nil {
+			return err
+		}
+	}
+	for _, name := range names {
+		if err := t.add(dir, file, name, path.Join(rel, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add writes the file name of the open folder dir (dir itself if name is
+// "") as the tar entry rel, and if it is a folder, what it holds.
+func (t *tarWriter) add(dir *os.File, dirFile, name, rel string) error {
+	if t.skip[rel] {
+		return nil
+	}
+	// A path through dir's descriptor: it finds name in dir whatever
+	// happens meanwhile to the folders above. Only its last component
+	// may be a symlink, and the L- calls below do not follow that.
+	file := fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), name)
 	var st unix.Stat_t
 	if err := unix.Lstat(file, &st); err != nil {
-		return err
+		return fmt.Errorf("lstat %s: %w", path.Join(dirFile, name), err)
 	}
 	hdr := &tar.Header{
 		Name:    rel,
@@ -120,7 +141,7 @@ func (t *tarWriter) add(file, rel string) error {
 		return err
 	}
 	if hdr.Typeflag == tar.TypeReg {
-		if err := t.copyFile(file, st.Size); err != nil {
+		if err := t.copyFile(file, path.Join(dirFile, name), st.Size); err != nil {
 			return err
 		}
 	}
@@ -129,21 +150,35 @@ func (t *tarWriter) add(file, rel string) error {
 			return err
 		}
 	}
-	if hdr.Typeflag == tar.TypeDir && st.Dev != t.dev {
-		return filepath.SkipDir // like tar --one-file-system: no /proc of a live rootfs
+	if hdr.Typeflag != tar.TypeDir || name == "" || st.Dev != t.dev {
+		return nil // like tar --one-file-system: no /proc of a live rootfs
 	}
-	return nil
+	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path.Join(dirFile, name), err)
+	}
+	sub := os.NewFile(uintptr(fd), path.Join(dirFile, name))
+	defer sub.Close()
+	return t.addDir(sub, sub.Name(), rel)
 }
 
-func (t *tarWriter) copyFile(file string, size int64) error {
-	f, err := os.OpenFile(file, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+// copyFile writes size bytes of the regular file at file (named name in
+// errors) into the tar.
+func (t *tarWriter) copyFile(file, name string, size int64) error {
+	// O_NONBLOCK: if it was swapped for a FIFO, opening it would wait
+	// for a writer forever.
+	f, err := os.OpenFile(file, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return err
+		return fmt.Errorf("open %s: %w", name, err)
 	}
 	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("copy %s: no longer a regular file", name)
+	}
 	// Exactly the size in the header, even if the file grew meanwhile.
 	if _, err := io.CopyN(t.tw, f, size); err != nil {
-		return fmt.Errorf("copy %s: %w", file, err)
+		return fmt.Errorf("copy %s: %w", name, err)
 	}
 	return nil
 }

@@ -1,0 +1,193 @@
+package image
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"skiff/internal/safefile"
+)
+
+// What a store's layers/ folder holds besides layers: folders being
+// unpacked, and folders being deleted.
+const (
+	unpackPrefix = ".unpack-"
+	removePrefix = ".remove-"
+)
+
+// A layer is pinned while an import has it (unpacked it, or found it
+// there) but no image lists it yet: PruneLayers must leave it alone. A pin
+// is a shared flock on the layer's folder, so it ends with the process
+// that holds it, however that process ends. n counts the imports of this
+// Store that hold it.
+type pin struct {
+	f *os.File
+	n int
+}
+
+// pin records that this Store holds lock, a shared flock on the layer
+// id's folder.
+func (s *Store) pin(id string, lock *os.File) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pins == nil {
+		s.pins = map[string]*pin{}
+	}
+	if p := s.pins[id]; p != nil { // one lock per layer is enough
+		lock.Close()
+		p.n++
+		return
+	}
+	s.pins[id] = &pin{f: lock, n: 1}
+}
+
+// pinExisting pins the layer id the store holds already, and tells whether
+// it could: not if there is no such layer, or if it is being removed.
+func (s *Store) pinExisting(id string) bool {
+	lock, ok, err := lockDir(s.layerDir(id), unix.LOCK_SH)
+	if err != nil || !ok {
+		return false
+	}
+	// A PruneLayers may have renamed it away before we locked it.
+	var locked, now unix.Stat_t
+	if unix.Fstat(int(lock.Fd()), &locked) != nil || unix.Lstat(s.layerDir(id), &now) != nil ||
+		locked.Dev != now.Dev || locked.Ino != now.Ino {
+		lock.Close()
+		return false
+	}
+	s.pin(id, lock)
+	return true
+}
+
+// unpin releases the pins that this Store's imports held on layers.
+func (s *Store) unpin(layers []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(layers))) {
+		p := s.pins[id]
+		if p == nil {
+			continue
+		}
+		if p.n--; p.n == 0 {
+			p.f.Close()
+			delete(s.pins, id)
+		}
+	}
+}
+
+// lockDir opens the folder dir and flocks it, unix.LOCK_SH or
+// unix.LOCK_EX, without waiting: ok is false if another holds a lock that
+// conflicts. The lock lasts as long as the returned file stays open.
+func lockDir(dir string, how int) (f *os.File, ok bool, err error) {
+	f, err = os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB); err != nil {
+		f.Close()
+		if err == unix.EWOULDBLOCK {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("flock %s: %w", dir, err)
+	}
+	return f, true, nil
+}
+
+// PruneLayers deletes every layer that no image lists and that inUse (if
+// not nil) does not claim, and returns their ids. inUse runs while the
+// store is locked, so it must not call the Store. Layers that an import
+// still holds (unpacked or found, not yet in an image) stay.
+//
+// It also deletes what killed skiffs left: folders of unpacks that no
+// live process is doing (each unpack flocks its own), folders of layers
+// being deleted, and the index's temporary files.
+//
+// Untagging an image (Remove, or an import, commit or pull that reuses
+// its name) leaves the layers that only it listed: PruneLayers is what
+// deletes them.
+func (s *Store) PruneLayers(inUse func(layerID string) bool) (removed []string, err error) {
+	unlock, err := s.lock(unix.LOCK_EX)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	index, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	errs := []error{s.removeIndexTemps()}
+	entries, err := os.ReadDir(s.layersDir())
+	if err != nil {
+		return nil, fmt.Errorf("prune layers: %w", err)
+	}
+	for _, entry := range entries {
+		name := entry.Name()
+		switch {
+		case validLayerID(name):
+			if usedByAny(index, name) || (inUse != nil && inUse(name)) {
+				continue
+			}
+			gone, err := s.removeLayer(name)
+			if gone {
+				removed = append(removed, name)
+			}
+			errs = append(errs, err)
+		case strings.HasPrefix(name, unpackPrefix):
+			errs = append(errs, s.removeDeadUnpack(name))
+		case strings.HasPrefix(name, removePrefix):
+			// Layers are deleted with the store locked, as now: no one
+			// is deleting this one any more.
+			errs = append(errs, removeTree(filepath.Join(s.layersDir(), name)))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return removed, fmt.Errorf("prune layers: %w", err)
+	}
+	return removed, nil
+}
+
+// removeDeadUnpack deletes the unpack folder name unless its unpack is
+// still going: then its process holds the folder's flock.
+func (s *Store) removeDeadUnpack(name string) error {
+	dir := filepath.Join(s.layersDir(), name)
+	lock, ok, err := lockDir(dir, unix.LOCK_EX)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && !ok) {
+		return nil // gone meanwhile (renamed to its layer), or alive
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	return removeTree(dir)
+}
+
+// removeIndexTemps deletes the temporary files of index writers that
+// were killed. The caller holds the store's lock, exclusive, which every
+// writer holds: none is writing now.
+func (s *Store) removeIndexTemps() error {
+	entries, err := os.ReadDir(s.root)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, entry := range entries {
+		if safefile.IsTemp(entry.Name()) && entry.Type().IsRegular() {
+			if err := os.Remove(filepath.Join(s.root, entry.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validLayerID tells whether id is a layer's id: a sha256 in hex, and so
+// a plain name in layers/.
+func validLayerID(id string) bool {
+	return len(id) == 64 && isHex(id)
+}
