@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"skiff/internal/container"
+	"skiff/internal/image"
 )
 
 func importCommand() *cli.Command {
@@ -29,27 +30,29 @@ func importCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			var img *image.Image
 			if info.IsDir() {
-				i, err := e.images.ImportDir(src, name)
-				if err != nil {
-					return err
-				}
-				fmt.Println(i.ID)
-				return nil
+				img, err = e.images.ImportDir(src, name)
+			} else {
+				img, err = e.importTar(src, name)
 			}
-			f, err := os.Open(src)
 			if err != nil {
 				return err
 			}
-			defer f.Close()
-			i, err := e.images.ImportTar(f, name)
-			if err != nil {
-				return err
-			}
-			fmt.Println(i.ID)
-			return nil
+			fmt.Println(img.ID)
+			_, err = e.removeUnusedLayers()
+			return err
 		}),
 	}
+}
+
+func (e *env) importTar(file, name string) (*image.Image, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return e.images.ImportTar(f, name)
 }
 
 func pullCommand() *cli.Command {
@@ -81,7 +84,8 @@ func pullCommand() *cli.Command {
 				}
 				return err
 			}
-			return nil
+			_, err = e.removeUnusedLayers()
+			return err
 		}),
 	}
 }
@@ -120,16 +124,7 @@ func rmiCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			inUse := func(layer string) bool {
-				for _, c := range containers {
-					for _, dir := range c.Config.Layers {
-						if filepath.Base(dir) == layer {
-							return true
-						}
-					}
-				}
-				return false
-			}
+			inUse := layersInUse(containers)
 			for _, name := range cmd.Args().Slice() {
 				for _, c := range containers {
 					if img, err := e.images.Get(name); err == nil && c.Config.Image == img.Name {
@@ -168,7 +163,30 @@ func commitCommand() *cli.Command {
 				return err
 			}
 			fmt.Println(img.ID)
-			return nil
+			_, err = e.removeUnusedLayers()
+			return err
 		}),
 	}
+}
+
+// removeUnusedLayers deletes the layers no image lists and no container
+// uses (those of an image whose name was just given to another), and
+// what imports that a kill cut short left behind. It returns their IDs.
+func (e *env) removeUnusedLayers() ([]string, error) {
+	containers, err := e.containers.List()
+	if err != nil {
+		return nil, err
+	}
+	return e.images.PruneLayers(layersInUse(containers))
+}
+
+// layersInUse tells whether one of the containers runs on a layer.
+func layersInUse(containers []*container.Container) func(layerID string) bool {
+	used := map[string]bool{}
+	for _, c := range containers {
+		for _, dir := range c.Config.Layers {
+			used[filepath.Base(dir)] = true
+		}
+	}
+	return func(layer string) bool { return used[layer] }
 }

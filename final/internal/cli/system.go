@@ -19,7 +19,7 @@ func systemCommand() *cli.Command {
 		Usage: "maintenance",
 		Commands: []*cli.Command{{
 			Name:  "prune",
-			Usage: "remove stopped and dead containers, and what runtimes killed with SIGKILL left behind",
+			Usage: "remove stopped, dead and broken containers, the layers no image uses, and what runtimes killed with SIGKILL left behind",
 			Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
 				return e.prune()
 			}),
@@ -39,7 +39,11 @@ func (e *env) prune() error {
 		return err
 	}
 	e.sweepLeftovers()
-	return nil
+	layers, err := e.removeUnusedLayers()
+	for _, id := range layers {
+		fmt.Println("deleted layer", id)
+	}
+	return err
 }
 
 // sweepLeftovers removes what belongs to no container folder: address
