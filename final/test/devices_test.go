@@ -189,12 +189,12 @@ func devicePrograms(t *testing.T, dir string) []ebpf.ProgramID {
 func assertDevicesList(t *testing.T, info info) {
 	t.Helper()
 	want := "c *:* m\nb *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:1 rwm\nc 5:2 rwm\nc 136:* rwm\n"
-	dir := filepath.Join("/sys/fs/cgroup/devices/skiff", info.ID)
+	dir := filepath.Join("/sys/fs/cgroup/devices", cgroupParent(), info.ID)
 	if got := readFile(t, filepath.Join(dir, "devices.list")); got != want {
 		t.Errorf("%s/devices.list:\n%s\nwant:\n%s", dir, got, want)
 	}
 	cgroup := readFile(t, "/proc/"+strconv.Itoa(info.State.Pid)+"/cgroup")
-	if !strings.Contains(cgroup, ":devices:/skiff/"+info.ID+"\n") {
+	if !strings.Contains(cgroup, ":devices:/"+cgroupParent()+"/"+info.ID+"\n") {
 		t.Errorf("the container's process is not in its devices cgroup:\n%s", cgroup)
 	}
 }
