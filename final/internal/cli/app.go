@@ -111,7 +111,7 @@ func newEnv(cmd *cli.Command) (*env, error) {
 	}
 	e := &env{
 		containers: &container.Store{Root: root},
-		networks:   &network.Store{Root: filepath.Join(dataRoot, "networks")},
+		networks:   &network.Store{Root: filepath.Join(dataRoot, "networks"), Tag: network.InstanceTag(dataRoot)},
 		images:     images,
 		imagesDir:  imagesDir,
 		exe:        exe,

@@ -61,7 +61,7 @@ func (e *env) sweepLeftovers() {
 	for _, n := range nets {
 		endpoints[n] = e.networks.Endpoints(n)
 	}
-	tables := network.NATTables()
+	tables := e.networks.NATTables()
 	cgroupIDs := containerCgroups()
 	owned := e.containers.IDs()
 	for n, eps := range endpoints {
@@ -73,9 +73,9 @@ func (e *env) sweepLeftovers() {
 		}
 	}
 	for _, t := range tables {
-		if !ownedPrefix(owned, strings.TrimPrefix(t, "skiff-")) {
+		if !ownedPrefix(owned, t.ID) {
 			network.DeleteNATTable(t)
-			fmt.Println("deleted nftables table", t)
+			fmt.Println("deleted nftables table", t.Name)
 		}
 	}
 	for _, id := range cgroupIDs {
