@@ -238,6 +238,25 @@ func TestTwoDataRoots(t *testing.T) {
 		t.Errorf("the other data root publishes port 8092 too: status %d, %q", r.status, r.stderr)
 	}
 
+	// A subnet the first instance holds, the other cannot take; one that
+	// the first took while the other's bridge was down (after a reboot)
+	// the other cannot bring up.
+	first := readNetwork(t, roots, network.DefaultName)
+	if r := skiffWith(t, other, "network", "create", "--subnet", first.Subnet, "copycat"); r.status == 0 || !strings.Contains(r.stderr, first.Bridge) {
+		t.Errorf("the other data root creates a network on %s, which %s holds: status %d, %q", first.Subnet, first.Bridge, r.status, r.stderr)
+	}
+	mustIn(t, other, "network", "create", "late")
+	late := readNetwork(t, other, "late")
+	link, _ := netlink.LinkByName(late.Bridge)
+	netlink.LinkDel(link)
+	must(t, "network", "create", "--subnet", late.Subnet, "early")
+	t.Cleanup(func() { skiff(t, "network", "rm", "early") })
+	if r := skiffWith(t, other, "run", "--rm", "--network", "late", "busybox", "true"); r.status == 0 || !strings.Contains(r.stderr, bridgeOf(t, roots, "early")) {
+		t.Errorf("the other data root brings up network late on %s, which early holds now: status %d, %q", late.Subnet, r.status, r.stderr)
+	}
+	must(t, "network", "rm", "early")
+	mustIn(t, other, "network", "rm", "late")
+
 	// The other instance removes its containers and networks, and sweeps.
 	theirBridges := []string{readNetwork(t, other, network.DefaultName).Bridge, readNetwork(t, other, "twin").Bridge}
 	mustIn(t, other, "rm", "-f", "second", "secondtwin")
@@ -314,6 +333,21 @@ func TestConcurrentRemove(t *testing.T) {
 	before := hostMounts(t)
 	must(t, "network", "create", "crowd")
 	t.Cleanup(func() { skiff(t, "network", "rm", "crowd") })
+	// The cause, made certain: a container's removal rewrites the hosts
+	// files of the network's others, and must not bring back one that a
+	// removal deleted meanwhile.
+	detached(t, "crowd-a", "--network", "crowd", "busybox", "sleep", "300")
+	detached(t, "crowd-b", "--network", "crowd", "busybox", "sleep", "300")
+	hosts := filepath.Join(roots[1], "containers", inspect(t, "crowd-a").ID, "hosts")
+	if err := os.Remove(hosts); err != nil {
+		t.Fatal(err)
+	}
+	must(t, "rm", "-f", "crowd-b")
+	if _, err := os.Stat(hosts); err == nil {
+		t.Errorf("removing crowd-b made anew crowd-a's deleted %s", hosts)
+	}
+	must(t, "rm", "-f", "crowd-a")
+
 	const count = 30
 	all := func(args func(i int) []string) []string {
 		var wg sync.WaitGroup
