@@ -124,8 +124,8 @@ func hostMounts(t *testing.T) string {
 }
 
 // assertNothingLeft checks that no container, cgroup, veth, nftables
-// table or bridge (but those of the networks that exist), address, port
-// reservation or mount is left on the host.
+// table or bridge (but those of the networks that exist) of the tests'
+// instance, address, port reservation or mount is left on the host.
 func assertNothingLeft(t *testing.T, mountsBefore string) {
 	t.Helper()
 	var left []string
@@ -167,37 +167,34 @@ func assertNothingLeft(t *testing.T, mountsBefore string) {
 	}
 }
 
-// leftoverNetworking lists the nftables tables and bridges of skiff's
-// (named skiff*, of any instance) that are not those of a network of the
-// tests' data root.
+// leftoverNetworking lists the nftables tables and bridges of the tests'
+// instance of skiff (its tables start with "skiff"+TAG+"-", its bridges
+// have the alias "skiff"+TAG+" network "+NAME) but those of the networks
+// that exist. Other instances' (other tests' data roots) are theirs to
+// check.
 func leftoverNetworking() []string {
 	networks := filepath.Join(roots[3], "networks")
-	tablePrefix := "skiff" + network.InstanceTag(roots[3]) + "-" // "skiff-" if the tag is ""
-	bridges := map[string]bool{}
-	files, _ := filepath.Glob(filepath.Join(networks, "*.json"))
-	for _, f := range files {
-		var n struct{ Bridge string }
-		if data, err := os.ReadFile(f); err == nil && json.Unmarshal(data, &n) == nil {
-			bridges[n.Bridge] = true
-		}
+	tag := network.InstanceTag(roots[3])
+	exists := func(name string) bool {
+		_, err := os.Stat(filepath.Join(networks, name+".json"))
+		return err == nil
 	}
 	var left []string
 	if conn, err := nftables.New(); err == nil {
 		tables, _ := conn.ListTables()
 		for _, tb := range tables {
-			name, isNetwork := strings.CutPrefix(tb.Name, tablePrefix+"net-")
-			if _, err := os.Stat(filepath.Join(networks, name+".json")); isNetwork && err == nil {
+			if name, ok := strings.CutPrefix(tb.Name, "skiff"+tag+"-net-"); ok && exists(name) {
 				continue // the table of a network that exists
 			}
-			if strings.HasPrefix(tb.Name, "skiff") {
+			if strings.HasPrefix(tb.Name, "skiff"+tag+"-") {
 				left = append(left, "nft table "+tb.Name)
 			}
 		}
 	}
 	links, _ := netlink.LinkList()
 	for _, l := range links {
-		if name := l.Attrs().Name; l.Type() == "bridge" && strings.HasPrefix(name, "skiff") && !bridges[name] {
-			left = append(left, "bridge "+name)
+		if name, ok := strings.CutPrefix(l.Attrs().Alias, "skiff"+tag+" network "); ok && !exists(name) {
+			left = append(left, "bridge "+l.Attrs().Name+" of network "+name)
 		}
 	}
 	return left

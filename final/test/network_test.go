@@ -83,6 +83,26 @@ func TestNetworkIsolation(t *testing.T) {
 	if !ping("a1", world) {
 		t.Errorf("a1 cannot reach %s, out of the host through a link that is not a bridge of skiff's", world)
 	}
+	// A network table without the isolation chain (an earlier skiff's, or
+	// a ruleset flushed in part) is made anew by the next run.
+	conn, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := &nftables.Table{Name: tablePrefix(roots) + "net-isola", Family: nftables.TableFamilyIPv4}
+	chain := &nftables.Chain{Name: "isolation", Table: table}
+	conn.FlushChain(chain)
+	conn.DelChain(chain)
+	if err := conn.Flush(); err != nil {
+		t.Fatalf("nft delete chain: %v", err)
+	}
+	must(t, "run", "--rm", "--network", "isola", "busybox", "true")
+	if _, err := conn.ListChain(table, "isolation"); err != nil {
+		t.Errorf("the isolation chain of %s was not made anew: %v", table.Name, err)
+	}
+	if ping("a1", b1.IP) {
+		t.Errorf("after the table was made anew, a1 pings b1 (%s)", b1.IP)
+	}
 	for _, name := range []string{"a1", "a2", "b1", "outside"} {
 		must(t, "rm", "-f", name)
 	}
