@@ -162,6 +162,11 @@ func TestNetworkBridgeNames(t *testing.T) {
 	if bridgeOf(t, roots, one) == bridgeOf(t, roots, two) {
 		t.Fatalf("networks %s and %s share the bridge %s", one, two, bridgeOf(t, roots, one))
 	}
+	// network create makes the bridge, marked as the network's own.
+	link, err := netlink.LinkByName(bridgeOf(t, roots, one))
+	if want := "skiff" + network.InstanceTag(roots[3]) + " network " + one; err != nil || link.Attrs().Alias != want {
+		t.Errorf("the bridge of %s: %v, want one with the alias %q", one, err, want)
+	}
 	detached(t, "onlytwo", "--network", two, "busybox", "httpd", "-f", "-p", "80", "-h", "/")
 	if r := skiff(t, "network", "rm", two); r.status == 0 || !strings.Contains(r.stderr, "in use") {
 		t.Errorf("network rm of a network in use: status %d, %q", r.status, r.stderr)
@@ -188,7 +193,7 @@ func TestNetworkBridgeNames(t *testing.T) {
 		skiff(t, "network", "rm", squatted)
 	}
 	// One that took the name of an existing network's bridge: run refuses.
-	link, _ := netlink.LinkByName(bridgeOf(t, roots, two))
+	link, _ = netlink.LinkByName(bridgeOf(t, roots, two))
 	netlink.LinkDel(link)
 	impostor := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridgeOf(t, roots, two)}}
 	if err := netlink.LinkAdd(impostor); err != nil {

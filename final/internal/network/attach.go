@@ -220,9 +220,14 @@ func (s *Store) addBridge(n *Network) (netlink.Link, error) {
 	if err := checkFree(n.ipnet(), used); err != nil {
 		return nil, fmt.Errorf("network %s: %w: remove that, or this network", n.Name, err)
 	}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge, Alias: s.bridgeAlias(n.Name)}}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}
 	if err := netlink.LinkAdd(br); err != nil {
 		return nil, fmt.Errorf("ip link add %s type bridge: %w", n.Bridge, err)
+	}
+	// The kernel ignores an alias given with the new link: set it after.
+	if err := netlink.LinkSetAlias(br, s.bridgeAlias(n.Name)); err != nil {
+		netlink.LinkDel(br)
+		return nil, fmt.Errorf("ip link set %s alias: %w", n.Bridge, err)
 	}
 	link, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
