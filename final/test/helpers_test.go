@@ -18,6 +18,8 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
+
+	"skiff/internal/network"
 )
 
 var roots []string // --root DIR --data-root DIR, shared by all tests
@@ -121,8 +123,9 @@ func hostMounts(t *testing.T) string {
 	return string(data)
 }
 
-// assertNothingLeft checks that no container, cgroup, veth, NAT table,
-// address, port reservation or mount is left on the host.
+// assertNothingLeft checks that no container, cgroup, veth, nftables
+// table or bridge (but those of the networks that exist) of the tests'
+// instance, address, port reservation or mount is left on the host.
 func assertNothingLeft(t *testing.T, mountsBefore string) {
 	t.Helper()
 	var left []string
@@ -145,18 +148,7 @@ func assertNothingLeft(t *testing.T, mountsBefore string) {
 				left = append(left, "link "+l.Attrs().Name)
 			}
 		}
-		if conn, err := nftables.New(); err == nil {
-			tables, _ := conn.ListTables()
-			for _, tb := range tables {
-				network := strings.TrimPrefix(tb.Name, "skiff-net-")
-				if _, err := os.Stat(filepath.Join(roots[3], "networks", network+".json")); err == nil {
-					continue // the table of a network that exists
-				}
-				if strings.HasPrefix(tb.Name, "skiff-") {
-					left = append(left, "nft table "+tb.Name)
-				}
-			}
-		}
+		left = append(left, leftoverNetworking()...)
 		ips, _ := filepath.Glob(filepath.Join(roots[3], "networks", "*", "ips", "*"))
 		ports, _ := filepath.Glob(filepath.Join(roots[3], "networks", "ports", "*"))
 		for _, f := range append(ips, ports...) {
@@ -173,6 +165,39 @@ func assertNothingLeft(t *testing.T, mountsBefore string) {
 	if len(left) > 0 {
 		t.Fatalf("left behind:\n%s", strings.Join(left, "\n"))
 	}
+}
+
+// leftoverNetworking lists the nftables tables and bridges of the tests'
+// instance of skiff (its tables start with "skiff"+TAG+"-", its bridges
+// have the alias "skiff"+TAG+" network "+NAME) but those of the networks
+// that exist. Other instances' (other tests' data roots) are theirs to
+// check.
+func leftoverNetworking() []string {
+	networks := filepath.Join(roots[3], "networks")
+	tag := network.InstanceTag(roots[3])
+	exists := func(name string) bool {
+		_, err := os.Stat(filepath.Join(networks, name+".json"))
+		return err == nil
+	}
+	var left []string
+	if conn, err := nftables.New(); err == nil {
+		tables, _ := conn.ListTables()
+		for _, tb := range tables {
+			if name, ok := strings.CutPrefix(tb.Name, "skiff"+tag+"-net-"); ok && exists(name) {
+				continue // the table of a network that exists
+			}
+			if strings.HasPrefix(tb.Name, "skiff"+tag+"-") {
+				left = append(left, "nft table "+tb.Name)
+			}
+		}
+	}
+	links, _ := netlink.LinkList()
+	for _, l := range links {
+		if name, ok := strings.CutPrefix(l.Attrs().Alias, "skiff"+tag+" network "); ok && !exists(name) {
+			left = append(left, "bridge "+l.Attrs().Name+" of network "+name)
+		}
+	}
+	return left
 }
 
 func readFile(t *testing.T, name string) string {

@@ -342,17 +342,18 @@ func TestNetworksByName(t *testing.T) {
 	}
 	// Containers without published ports add nothing to nftables: the
 	// network's own table masquerades its whole subnet.
-	if tables := skiffTables(t); !slices.Equal(tables, []string{"skiff-net-testnet"}) && !slices.Equal(tables, []string{"skiff-net-bridge", "skiff-net-testnet"}) {
+	p := tablePrefix(roots)
+	if tables := skiffTables(t); !slices.Equal(tables, []string{p + "net-testnet"}) && !slices.Equal(tables, []string{p + "net-bridge", p + "net-testnet"}) {
 		t.Errorf("nftables tables %v, want only the networks' own", tables)
 	}
 	must(t, "rm", "-f", "alpha")
 	must(t, "network", "rm", "testnet")
-	if tables := skiffTables(t); slices.Contains(tables, "skiff-net-testnet") {
+	if tables := skiffTables(t); slices.Contains(tables, p+"net-testnet") {
 		t.Errorf("network rm left its nftables table: %v", tables)
 	}
 }
 
-// skiffTables lists skiff's nftables tables, sorted.
+// skiffTables lists the nftables tables of the tests' instance of skiff, sorted.
 func skiffTables(t *testing.T) []string {
 	conn, err := nftables.New()
 	if err != nil {
@@ -364,7 +365,7 @@ func skiffTables(t *testing.T) []string {
 	}
 	var names []string
 	for _, tb := range tables {
-		if strings.HasPrefix(tb.Name, "skiff-") {
+		if strings.HasPrefix(tb.Name, tablePrefix(roots)) {
 			names = append(names, tb.Name)
 		}
 	}
@@ -467,6 +468,7 @@ func TestSystemPrune(t *testing.T) {
 	syscall.Kill(killed.State.MonitorPid, syscall.SIGKILL)
 	syscall.Kill(killed.State.Pid, syscall.SIGKILL)
 	os.RemoveAll(filepath.Join(roots[1], "containers", killed.ID))
+	doomedBridge := bridgeOf(t, roots, "doomed")
 	os.Remove(filepath.Join(roots[3], "networks", "doomed.json"))
 
 	// A container in the "created" state whose monitor (this test) lives
@@ -497,10 +499,10 @@ func TestSystemPrune(t *testing.T) {
 	if ps := must(t, "ps", "-a"); !strings.Contains(ps, "running") || !strings.Contains(ps, "starting") {
 		t.Errorf("after prune, want running and starting kept:\n%s\nprune said:\n%s", ps, out)
 	}
-	if tables := skiffTables(t); slices.Contains(tables, "skiff-net-doomed") || slices.Contains(tables, "skiff-"+killed.ID[:12]) {
+	if tables := skiffTables(t); slices.Contains(tables, tablePrefix(roots)+"net-doomed") || slices.Contains(tables, tablePrefix(roots)+killed.ID[:12]) {
 		t.Errorf("prune left the killed container's or the deleted network's table: %v", tables)
 	}
-	if _, err := netlink.LinkByName("skiff-doomed"); err == nil {
+	if _, err := netlink.LinkByName(doomedBridge); err == nil {
 		t.Error("prune left the bridge of the deleted network")
 	}
 	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/" + cgroupParent() + "/" + killed.ID)
@@ -616,7 +618,7 @@ func hasGuardChain(t *testing.T) bool {
 	}
 	chains, _ := conn.ListChains()
 	for _, c := range chains {
-		if c.Name == "guard" && c.Table.Name == "skiff-net-bridge" && *c.Priority == *nftables.ChainPriorityRaw {
+		if c.Name == "guard" && c.Table.Name == tablePrefix(roots)+"net-bridge" && *c.Priority == *nftables.ChainPriorityRaw {
 			rules, _ := conn.GetRules(c.Table, c)
 			if len(rules) == 1 {
 				v, ok := rules[0].Exprs[len(rules[0].Exprs)-1].(*expr.Verdict)

@@ -3,8 +3,6 @@
 package test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -14,15 +12,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"skiff/internal/network"
 )
 
 // cgroupParent is the cgroup folder of the tests' containers: one of
 // their data root's own, as skiff names it for a data root that is not
 // the default one.
-func cgroupParent() string {
-	sum := sha256.Sum256([]byte(roots[3]))
-	return "skiff" + hex.EncodeToString(sum[:3])
-}
+func cgroupParent() string { return "skiff" + network.InstanceTag(roots[3]) }
 
 // containerDir is the folder of a container, by ID.
 func containerDir(id string) string { return filepath.Join(roots[1], "containers", id) }
@@ -102,9 +99,9 @@ func TestKilledAtAnyMoment(t *testing.T) {
 	// hand: an empty folder (killed after mkdir), a config without a
 	// state but with a temporary one, a removal cut short.
 	partial := map[string]string{
-		strings.Repeat("a", 64):                         "",
-		strings.Repeat("b", 64) + "/config.json":        `{"id": "` + strings.Repeat("b", 64) + `"}`,
-		strings.Repeat("b", 64) + "/.state.json.tmp-42": `{"sta`,
+		strings.Repeat("a", 64):                                      "",
+		strings.Repeat("b", 64) + "/config.json":                     `{"id": "` + strings.Repeat("b", 64) + `"}`,
+		strings.Repeat("b", 64) + "/.state.json.tmp-42":              `{"sta`,
 		".removing-" + strings.Repeat("c", 64) + "/upper/etc/passwd": "x",
 	}
 	for name, content := range partial {

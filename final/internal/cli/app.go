@@ -114,7 +114,7 @@ func newEnv(cmd *cli.Command) (*env, error) {
 	}
 	e := &env{
 		containers: &container.Store{Root: root},
-		networks:   &network.Store{Root: filepath.Join(dataRoot, "networks")},
+		networks:   &network.Store{Root: filepath.Join(dataRoot, "networks"), Tag: network.InstanceTag(dataRoot)},
 		images:     images,
 		imagesDir:  imagesDir,
 		exe:        exe,
@@ -127,7 +127,7 @@ func newEnv(cmd *cli.Command) (*env, error) {
 		return nil, err
 	}
 	e.runtime = &lifecycle.Runtime{Store: e.containers, Networks: e.networks, Init: init,
-		CgroupParent: "skiff" + instanceTag(dataRoot)}
+		CgroupParent: "skiff" + e.networks.Tag}
 	return e, nil
 }
 

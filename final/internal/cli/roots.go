@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -76,15 +74,4 @@ func pair(file, other, flag, dir string) error {
 		return fmt.Errorf("%s %s is used with %s, not %s: give both of the same pair (see %s)", flag, dir, used, other, file)
 	}
 	return nil
-}
-
-// instanceTag tells apart the host-wide names (bridges, nftables tables,
-// the cgroup parent) of skiffs with different data roots: "" for the
-// default one, else a short hash of the data root.
-func instanceTag(dataRoot string) string {
-	if dataRoot == "/var/lib/skiff" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(dataRoot))
-	return hex.EncodeToString(sum[:3])
 }

@@ -58,7 +58,7 @@ func (e *env) sweepLeftovers() {
 	for _, n := range nets {
 		endpoints[n] = e.networks.Endpoints(n)
 	}
-	tables := network.NATTables()
+	tables := e.networks.NATTables()
 	cgroupIDs := containerCgroups(e.runtime.CgroupParent)
 	owned := e.containers.IDs()
 	for n, eps := range endpoints {
@@ -70,9 +70,9 @@ func (e *env) sweepLeftovers() {
 		}
 	}
 	for _, t := range tables {
-		if !ownedPrefix(owned, strings.TrimPrefix(t, "skiff-")) {
+		if !ownedPrefix(owned, t.ID) {
 			network.DeleteNATTable(t)
-			fmt.Println("deleted nftables table", t)
+			fmt.Println("deleted nftables table", t.Name)
 		}
 	}
 	for _, id := range cgroupIDs {

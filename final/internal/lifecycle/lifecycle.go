@@ -45,9 +45,10 @@ type IO struct {
 
 // Process is a started container.
 type Process struct {
-	cmd    *exec.Cmd
-	cgroup cgroups.Manager
-	Master *os.File // the terminal's master, with -t
+	cmd     *exec.Cmd
+	cgroup  cgroups.Manager
+	network *network.Attachment // holds the published host ports while the container runs
+	Master  *os.File            // the terminal's master, with -t
 }
 
 // Start sets up and starts a created container, and returns once its
@@ -69,7 +70,7 @@ func (r *Runtime) Start(c *container.Container, stdio IO) (*Process, error) {
 	return p, nil
 }
 
-func (r *Runtime) start(c *container.Container, stdio IO) (*Process, error) {
+func (r *Runtime) start(c *container.Container, stdio IO) (_ *Process, err error) {
 	cg, err := cgroups.New(r.CgroupParent, c.Config.ID)
 	if err != nil {
 		return nil, err
@@ -107,11 +108,16 @@ func (r *Runtime) start(c *container.Container, stdio IO) (*Process, error) {
 		return nil, fmt.Errorf("start the container's init: %w", err)
 	}
 	p := &Process{cmd: cmd, cgroup: cg}
+	defer func() {
+		if err != nil {
+			p.network.Close()
+		}
+	}()
 	c.State.Pid = cmd.Process.Pid
 	c.State.PidStart, _ = container.ProcessStart(c.State.Pid)
 	// The rest is done while init's Go runtime starts; init waits for
 	// the sync byte before it mounts anything.
-	if err := r.setUpOutside(c); err != nil {
+	if err := r.setUpOutside(c, p); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, err
@@ -139,7 +145,7 @@ func (r *Runtime) start(c *container.Container, stdio IO) (*Process, error) {
 
 // setUpOutside prepares what init needs from outside: the files of the
 // init layer, the overlay's folders and the network.
-func (r *Runtime) setUpOutside(c *container.Container) error {
+func (r *Runtime) setUpOutside(c *container.Container, p *Process) error {
 	if err := r.writeInitLayer(c); err != nil {
 		return err
 	}
@@ -163,7 +169,7 @@ func (r *Runtime) setUpOutside(c *container.Container) error {
 		if err != nil {
 			return err
 		}
-		c.State.IP, c.State.HostVeth = a.IP, a.HostVeth
+		c.State.IP, c.State.HostVeth, p.network = a.IP, a.HostVeth, a
 	}
 	return nil
 }
@@ -172,6 +178,7 @@ func (r *Runtime) setUpOutside(c *container.Container) error {
 // cleans up. It returns the exit status.
 func (r *Runtime) Wait(c *container.Container, p *Process) int {
 	p.cmd.Wait()
+	p.network.Close() // before Cleanup frees the ports for others
 	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	status := container.WaitStatusCode(unix.WaitStatus(ws))
 	c.State.OOMKilled = p.cgroup.OOMKills() > 0

@@ -12,24 +12,29 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
-
-	"skiff/internal/safefile"
 )
-
-// Port is one published TCP port.
-type Port struct{ Host, Container uint16 }
 
 // Attachment is what a container was given on a network.
 type Attachment struct {
 	IP       string
 	HostVeth string
+	ports    []*os.File // the sockets that hold its host ports
+}
+
+// Close lets go of the host ports, once the container is gone (the
+// kernel does it too when the process that attached the container dies).
+func (a *Attachment) Close() {
+	if a != nil {
+		closeAll(a.ports)
+	}
 }
 
 // Attach connects the network namespace of process pid to network n:
 // a veth pair with eth0 created inside the namespace, an address, a
 // default route, NAT out and the published ports in. The container's name
 // goes into the /etc/hosts of every container on the network. On error it
-// undoes what it did.
+// undoes what it did. The caller closes the Attachment when the container
+// ends.
 func (s *Store) Attach(n *Network, pid int, ep Endpoint, ports []Port) (*Attachment, error) {
 	bridge, err := s.ensureBridge(n)
 	if err != nil {
@@ -38,20 +43,27 @@ func (s *Store) Attach(n *Network, pid int, ep Endpoint, ports []Port) (*Attachm
 	if err := s.reservePorts(ep.ID, ports); err != nil {
 		return nil, err
 	}
-	ip, err := s.allocate(n, ep)
+	held, err := holdPorts(ports)
 	if err != nil {
 		s.releasePorts(ep.ID)
 		return nil, err
 	}
-	a := &Attachment{IP: ip.String(), HostVeth: "veth" + ep.ID[:8]}
+	ip, err := s.allocate(n, ep)
+	if err != nil {
+		closeAll(held)
+		s.releasePorts(ep.ID)
+		return nil, err
+	}
+	a := &Attachment{IP: ip.String(), HostVeth: "veth" + ep.ID[:8], ports: held}
 	steps := []func() error{
 		func() error { return createVeth(a.HostVeth, bridge, pid) },
 		func() error { return configureInside(pid, ip, n) },
-		func() error { return addPortRules(ep.ID, ip, ports) },
+		func() error { return s.addPortRules(ep.ID, ip, ports) },
 		func() error { return s.WriteHosts(n) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
+			a.Close()
 			s.Detach(n, ep.ID, a.IP)
 			return nil, err
 		}
@@ -68,40 +80,76 @@ func (s *Store) Attach(n *Network, pid int, ep Endpoint, ports []Port) (*Attachm
 // container holds ports: even a failed deletion waits as long.
 func (s *Store) Detach(n *Network, id, ip string) {
 	if len(s.portFiles(id)) > 0 {
-		deletePortRules(id) // before the ports are free for another
+		s.deletePortRules(id) // before the ports are free for another
 	}
 	s.releasePorts(id)
 	s.release(n, ip)
 	s.WriteHosts(n)
 }
 
+// DetachContainer is Detach for a container whose configuration cannot
+// be read: it finds the addresses container id holds in every network of
+// this instance (even one whose file was deleted) by their files, and
+// takes them back with its host ports and port rules.
+func (s *Store) DetachContainer(id string) {
+	if len(id) < 12 {
+		return
+	}
+	s.deletePortRules(id)
+	s.releasePorts(id)
+	dirs, _ := filepath.Glob(filepath.Join(s.Root, "*", "ips"))
+	for _, d := range dirs {
+		n := &Network{Name: filepath.Base(filepath.Dir(d))}
+		held := false
+		for _, ep := range s.Endpoints(n) {
+			if ep.ID == id {
+				s.release(n, ep.IP)
+				held = true
+			}
+		}
+		if held {
+			s.WriteHosts(n)
+		}
+	}
+}
+
 // ensureBridge makes the network's bridge and nftables table, unless they
 // are there (the first container on a network makes them, and they stay),
 // and returns the bridge's interface index.
 func (s *Store) ensureBridge(n *Network) (int, error) {
-	if index, err := linkIndex(n.Bridge); err == nil && hasNetworkTable(n) {
-		return index, nil
+	if alias, _ := linkAlias(n.Bridge); alias == s.bridgeAlias(n.Name) && s.hasNetworkTable(n) {
+		if index, err := linkIndex(n.Bridge); err == nil {
+			return index, nil
+		}
 	}
-	unlock, err := safefile.Lock(filepath.Join(s.Root, "lock"), unix.LOCK_EX)
+	unlock, err := lockHost()
 	if err != nil {
 		return 0, err
 	}
 	defer unlock()
-	if !hasNetworkTable(n) {
-		if err := addNetworkTable(n); err != nil {
-			return 0, err
-		}
-	}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}
-	if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
-		return 0, fmt.Errorf("ip link add %s type bridge: %w", n.Bridge, err)
-	}
-	link, err := netlink.LinkByName(n.Bridge)
+	return s.setUpBridge(n)
+}
+
+// setUpBridge is ensureBridge under the host's lock. A bridge it makes
+// must not take a subnet that another instance took meanwhile (after a
+// reboot, the first to start a container gets it), and a link of the
+// bridge's name that another instance made is not this network's.
+func (s *Store) setUpBridge(n *Network) (int, error) {
+	link, err := s.ownBridge(n)
 	if err != nil {
 		return 0, err
 	}
-	ipnet := n.ipnet()
-	addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(n.Gateway), Mask: ipnet.Mask}}
+	if link == nil {
+		if link, err = s.addBridge(n); err != nil {
+			return 0, err
+		}
+	}
+	if !s.hasNetworkTable(n) {
+		if err := s.addNetworkTable(n); err != nil {
+			return 0, err
+		}
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(n.Gateway), Mask: n.ipnet().Mask}}
 	if err := netlink.AddrAdd(link, addr); err != nil && !errors.Is(err, unix.EEXIST) {
 		return 0, fmt.Errorf("ip addr add %s dev %s: %w", addr, n.Bridge, err)
 	}
@@ -119,6 +167,73 @@ func (s *Store) ensureBridge(n *Network) (int, error) {
 		}
 	}
 	return link.Attrs().Index, nil
+}
+
+// ownBridge returns the network's bridge, nil if there is none, or an
+// error if a link of its name is not its own. A bridge made before
+// bridges had an alias is its own if it holds the network's gateway.
+func (s *Store) ownBridge(n *Network) (netlink.Link, error) {
+	link, err := netlink.LinkByName(n.Bridge)
+	var notFound netlink.LinkNotFoundError
+	if errors.As(err, &notFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ip link show %s: %w", n.Bridge, err)
+	}
+	alias := link.Attrs().Alias
+	if alias == s.bridgeAlias(n.Name) {
+		return link, nil
+	}
+	if alias == "" && link.Type() == "bridge" && hasAddress(link, n.Gateway) {
+		if err := netlink.LinkSetAlias(link, s.bridgeAlias(n.Name)); err != nil {
+			return nil, fmt.Errorf("ip link set %s alias: %w", n.Bridge, err)
+		}
+		return link, nil
+	}
+	return nil, fmt.Errorf("network %s: the link %s is not its bridge (alias %q): another skiff's, or not skiff's", n.Name, n.Bridge, alias)
+}
+
+// ownsBridge tells whether the network's bridge is there and its own.
+func (s *Store) ownsBridge(n *Network) bool {
+	link, err := s.ownBridge(n)
+	return link != nil && err == nil
+}
+
+func hasAddress(link netlink.Link, ip string) bool {
+	addrs, _ := netlink.AddrList(link, netlink.FAMILY_V4)
+	for _, a := range addrs {
+		if a.IP.String() == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// addBridge makes the network's bridge, marked as its own, once it is
+// sure that nothing on the host holds its subnet.
+func (s *Store) addBridge(n *Network) (netlink.Link, error) {
+	used, err := hostNets()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFree(n.ipnet(), used); err != nil {
+		return nil, fmt.Errorf("network %s: %w: remove that, or this network", n.Name, err)
+	}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}
+	if err := netlink.LinkAdd(br); err != nil {
+		return nil, fmt.Errorf("ip link add %s type bridge: %w", n.Bridge, err)
+	}
+	// The kernel ignores an alias given with the new link: set it after.
+	if err := netlink.LinkSetAlias(br, s.bridgeAlias(n.Name)); err != nil {
+		netlink.LinkDel(br)
+		return nil, fmt.Errorf("ip link set %s alias: %w", n.Bridge, err)
+	}
+	link, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		return nil, fmt.Errorf("ip link show %s: %w", n.Bridge, err)
+	}
+	return link, nil
 }
 
 // linkIndex reads an interface's index from sysfs: a small file, where a
@@ -183,9 +298,7 @@ func inNamespace(pid int, f func(*netlink.Handle) error) error {
 }
 
 // WriteHosts rewrites the /etc/hosts of every container on the network,
-// so that they reach each other by name. The files are rewritten in
-// place: each is bind-mounted into its container, and a rename would
-// leave the mount on the old file.
+// so that they reach each other by name.
 func (s *Store) WriteHosts(n *Network) error {
 	eps := s.Endpoints(n)
 	var b strings.Builder
@@ -194,53 +307,29 @@ func (s *Store) WriteHosts(n *Network) error {
 		fmt.Fprintf(&b, "%s\t%s %s\n", ep.IP, ep.Name, ep.ID[:12])
 	}
 	for _, ep := range eps {
-		if err := os.WriteFile(ep.HostsFile, []byte(b.String()), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := rewrite(ep.HostsFile, []byte(b.String())); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// reservePorts takes the host ports, one O_EXCL file each under
-// ROOT/ports: two containers cannot publish the same port.
-func (s *Store) reservePorts(id string, ports []Port) error {
-	dir := filepath.Join(s.Root, "ports")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// rewrite replaces a file's content in place: each hosts file is
+// bind-mounted into its container, and a rename would leave the mount on
+// the old file. It never creates the file: a container being removed
+// meanwhile deletes its own, and rm would fail on a folder that is not
+// empty if the file came back.
+func rewrite(file string, data []byte) error {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	for _, p := range ports {
-		file := filepath.Join(dir, strconv.Itoa(int(p.Host)))
-		f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-		if errors.Is(err, os.ErrExist) {
-			owner, _ := os.ReadFile(file)
-			s.releasePorts(id)
-			return fmt.Errorf("port %d is already published by container %.12s", p.Host, owner)
-		}
-		if err != nil {
-			s.releasePorts(id)
-			return err
-		}
-		f.WriteString(id)
-		f.Close()
+	_, err = f.Write(data)
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
 	}
-	return nil
-}
-
-// releasePorts gives back every host port container id holds.
-func (s *Store) releasePorts(id string) {
-	for _, f := range s.portFiles(id) {
-		os.Remove(f)
-	}
-}
-
-// portFiles are the reservations of container id's host ports.
-func (s *Store) portFiles(id string) []string {
-	files, _ := filepath.Glob(filepath.Join(s.Root, "ports", "*"))
-	var held []string
-	for _, f := range files {
-		if owner, _ := os.ReadFile(f); string(owner) == id {
-			held = append(held, f)
-		}
-	}
-	return held
+	return err
 }

@@ -3,7 +3,10 @@ package network
 import (
 	"fmt"
 	"net"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -12,12 +15,13 @@ import (
 )
 
 // Each network has an nftables table of its own, made with its bridge
-// and kept as long as the network: NAT out for its whole subnet, and a
-// guard. Each container that publishes ports gets one more table, which
-// goes with it in one atomic deletion. In nft's words (lesson 07 explains
-// the rules):
+// and kept as long as the network: NAT out for its whole subnet, a guard,
+// and its isolation from the other networks. Each container that
+// publishes ports gets one more table, which goes with it in one atomic
+// deletion. In nft's words (lesson 07 explains the rules), with P the
+// instance's prefix, "skiff-" or "skiffTAG-" (see names.go):
 //
-//	table ip skiff-net-NAME {
+//	table ip P-net-NAME {
 //	  chain postrouting { type nat hook postrouting priority srcnat
 //	    ip saddr SUBNET oifname != BRIDGE masquerade
 //	    ip daddr SUBNET oifname BRIDGE ct status dnat masquerade
@@ -25,8 +29,12 @@ import (
 //	  chain guard { type filter hook prerouting priority raw
 //	    iifname BRIDGE ip daddr 127.0.0.0/8 drop
 //	  }
+//	  chain isolation { type filter hook forward priority filter
+//	    iifname BRIDGE oifname != BRIDGE oifname "skiff*" ct status dnat accept
+//	    iifname BRIDGE oifname != BRIDGE oifname "skiff*" drop
+//	  }
 //	}
-//	table ip skiff-ID {
+//	table ip P-ID {
 //	  chain prerouting { type nat hook prerouting priority dstnat
 //	    fib daddr type local tcp dport HOST dnat to IP:CTR
 //	  }
@@ -34,6 +42,8 @@ import (
 //	    fib daddr type local tcp dport HOST dnat to IP:CTR
 //	  }
 //	}
+//
+// (P-net-NAME is P+"net-"+NAME, P-ID is P+ID[:12].)
 //
 // Rules for the subnet rather than for each address, as Docker has them,
 // mean that a container without published ports changes nothing in
@@ -44,50 +54,72 @@ import (
 // The guard matters: route_localnet, set on the bridge so that published
 // ports answer on 127.0.0.1, would otherwise let a container reach the
 // host's services that listen on loopback only (CVE-2020-8558).
+//
+// So does the isolation: the host routes between its bridges, so without
+// it a container reaches every other network's containers (Docker's
+// DOCKER-ISOLATION chains drop that traffic). What a network sends to
+// another bridge, of any skiff (they are all named skiff*), is dropped,
+// but for the connections to a published port: those were DNATed, and
+// their replies belong to the same connection. Traffic inside the bridge
+// and out to the world is left alone. An accept ends only this chain:
+// the other networks' chains still see the packet, and each drops only
+// what comes from its own bridge.
 
-const networkTablePrefix = "skiff-net-"
+const isolationChain = "isolation"
 
-func networkTable(n *Network) *nftables.Table {
-	return &nftables.Table{Name: networkTablePrefix + n.Name, Family: nftables.TableFamilyIPv4}
+func (s *Store) networkTable(name string) *nftables.Table {
+	return &nftables.Table{Name: s.tablePrefix() + "net-" + name, Family: nftables.TableFamilyIPv4}
 }
 
-func natTable(id string) *nftables.Table {
-	return &nftables.Table{Name: "skiff-" + id[:12], Family: nftables.TableFamilyIPv4}
+func (s *Store) natTable(id string) *nftables.Table {
+	return &nftables.Table{Name: s.tablePrefix() + id[:12], Family: nftables.TableFamilyIPv4}
 }
 
-// hasNetworkTable tells whether the network's table is there: someone may
-// have flushed the ruleset since the bridge was made.
-func hasNetworkTable(n *Network) bool {
+// hasNetworkTable tells whether the network's table is there, whole:
+// someone may have flushed the ruleset since the bridge was made, and a
+// table made by an earlier skiff lacks the isolation chain.
+func (s *Store) hasNetworkTable(n *Network) bool {
 	conn, err := nftables.New()
 	if err != nil {
 		return false
 	}
-	_, err = conn.ListTable(networkTable(n).Name)
+	_, err = conn.ListChain(s.networkTable(n.Name), isolationChain)
 	return err == nil
 }
 
-func addNetworkTable(n *Network) error {
+// addNetworkTable makes the network's table, or makes it anew: adding,
+// deleting and adding it again in one batch replaces what was there
+// atomically.
+func (s *Store) addNetworkTable(n *Network) error {
 	conn, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	table := conn.AddTable(networkTable(n))
+	conn.AddTable(s.networkTable(n.Name))
+	conn.DelTable(s.networkTable(n.Name))
+	table := conn.AddTable(s.networkTable(n.Name))
 	subnet := n.ipnet()
 	guard := conn.AddChain(&nftables.Chain{Name: "guard", Table: table, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRaw})
 	addRule(conn, guard, matchIfname(expr.MetaKeyIIFNAME, n.Bridge, expr.CmpOpEq), matchSubnet(16, loopback),
-		[]expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}})
+		verdict(expr.VerdictDrop))
 	post := conn.AddChain(&nftables.Chain{Name: "postrouting", Table: table, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
 	addRule(conn, post, matchSubnet(12, subnet), matchOifname(n.Bridge, expr.CmpOpNeq), masquerade())
 	addRule(conn, post, matchSubnet(16, subnet), matchOifname(n.Bridge, expr.CmpOpEq), matchDNATed(), masquerade())
+	isolation := conn.AddChain(&nftables.Chain{Name: isolationChain, Table: table, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter})
+	toOtherBridge := slices.Concat(matchIfname(expr.MetaKeyIIFNAME, n.Bridge, expr.CmpOpEq),
+		matchOifname(n.Bridge, expr.CmpOpNeq), matchIfnamePrefix(expr.MetaKeyOIFNAME, "skiff"))
+	addRule(conn, isolation, toOtherBridge, matchDNATed(), verdict(expr.VerdictAccept))
+	addRule(conn, isolation, toOtherBridge, verdict(expr.VerdictDrop))
 	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("nft add table ip %s: %w", networkTable(n).Name, err)
+		return fmt.Errorf("nft add table ip %s: %w", table.Name, err)
 	}
 	return nil
 }
 
-func addPortRules(id string, ip net.IP, ports []Port) error {
+func (s *Store) addPortRules(id string, ip net.IP, ports []Port) error {
 	if len(ports) == 0 {
 		return nil
 	}
@@ -95,7 +127,7 @@ func addPortRules(id string, ip net.IP, ports []Port) error {
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	table := conn.AddTable(natTable(id))
+	table := conn.AddTable(s.natTable(id))
 	hooks := []struct {
 		chain string
 		hook  *nftables.ChainHook
@@ -108,7 +140,7 @@ func addPortRules(id string, ip net.IP, ports []Port) error {
 		}
 	}
 	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("nft add table ip %s: %w", natTable(id).Name, err)
+		return fmt.Errorf("nft add table ip %s: %w", table.Name, err)
 	}
 	return nil
 }
@@ -121,8 +153,23 @@ func addRule(conn *nftables.Conn, c *nftables.Chain, exprs ...[]expr.Any) {
 	conn.AddRule(&nftables.Rule{Table: c.Table, Chain: c, Exprs: all})
 }
 
-// deletePortRules removes the container's table, if it has one.
-func deletePortRules(id string) { deleteTable(natTable(id).Name) }
+// deletePortRules removes the container's table, if it has one. Asking
+// first costs less than a deletion that fails, which waits as long as
+// one that succeeds.
+func (s *Store) deletePortRules(id string) {
+	if table := s.natTable(id).Name; hasTable(table) {
+		deleteTable(table)
+	}
+}
+
+func hasTable(name string) bool {
+	conn, err := nftables.New()
+	if err != nil {
+		return false
+	}
+	_, err = conn.ListTableOfFamily(name, nftables.TableFamilyIPv4)
+	return err == nil
+}
 
 // deleteTable deletes an nftables table of skiff's, if it is there.
 func deleteTable(name string) {
@@ -134,17 +181,26 @@ func deleteTable(name string) {
 	conn.Flush() // ENOENT if it is not there: nothing to do
 }
 
-// NATTables lists the tables of containers' published ports, for leak
-// checks and prune; network tables are not in the list.
-func NATTables() []string {
-	var names []string
-	for _, name := range listTables("skiff-") {
-		if !strings.HasPrefix(name, networkTablePrefix) {
-			names = append(names, name)
+// NATTable is the table of a container's published ports.
+type NATTable struct {
+	Name string
+	ID   string // the first 12 digits of the container's ID
+}
+
+// NATTables lists this instance's tables of containers' published ports,
+// for leak checks and prune; network tables are not in the list, nor
+// another instance's tables.
+func (s *Store) NATTables() []NATTable {
+	var found []NATTable
+	for _, name := range listTables(s.tablePrefix()) {
+		if id := strings.TrimPrefix(name, s.tablePrefix()); validTableID().MatchString(id) {
+			found = append(found, NATTable{Name: name, ID: id})
 		}
 	}
-	return names
+	return found
 }
+
+var validTableID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{12}$`) })
 
 // listTables lists the IPv4 tables whose names start with prefix.
 func listTables(prefix string) []string {
@@ -166,7 +222,7 @@ func listTables(prefix string) []string {
 }
 
 // DeleteNATTable deletes a table NATTables listed.
-func DeleteNATTable(name string) { deleteTable(name) }
+func DeleteNATTable(t NATTable) { deleteTable(t.Name) }
 
 var loopback = &net.IPNet{IP: net.IPv4(127, 0, 0, 0).To4(), Mask: net.CIDRMask(8, 32)}
 
@@ -192,6 +248,15 @@ func matchIfname(key expr.MetaKey, bridge string, op expr.CmpOp) []expr.Any {
 	return []expr.Any{
 		&expr.Meta{Key: key, Register: 1},
 		&expr.Cmp{Op: op, Register: 1, Data: name},
+	}
+}
+
+// matchIfnamePrefix matches interface names that start with prefix, as
+// nft's "skiff*" does: it compares only the prefix's bytes.
+func matchIfnamePrefix(key expr.MetaKey, prefix string) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: key, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte(prefix)},
 	}
 }
 
@@ -229,3 +294,5 @@ func dnat(ip net.IP, p uint16) []expr.Any {
 }
 
 func masquerade() []expr.Any { return []expr.Any{&expr.Masq{}} }
+
+func verdict(kind expr.VerdictKind) []expr.Any { return []expr.Any{&expr.Verdict{Kind: kind}} }

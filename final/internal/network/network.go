@@ -3,14 +3,18 @@
 // allocator that survives restarts and concurrent runs, container names in
 // /etc/hosts, and clean removal.
 //
-// On disk, under ROOT/networks (ROOT is /var/lib/skiff):
+// On disk, under ROOT/networks (ROOT is the data root, /var/lib/skiff):
 //
 //	NAME.json        the network: bridge, subnet, gateway
 //	NAME/ips/ADDR    one file per address in use: "ID NAME HOSTSFILE"
+//	ports/PORT       one file per published host port: the container's ID
+//
+// Several instances of skiff, each with a data root of its own, can share
+// a host: names.go tells how the names they give on the host stay apart,
+// subnet.go how their subnets do.
 package network
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -22,7 +26,6 @@ import (
 	"sync"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"skiff/internal/safefile"
 )
@@ -38,43 +41,88 @@ type Network struct {
 	Gateway string `json:"gateway"`
 }
 
-// Store is the folder of networks.
-type Store struct{ Root string }
+// Store is the folder of networks of one instance of skiff.
+type Store struct {
+	Root string // ROOT/networks
+	Tag  string // the instance's tag, InstanceTag(ROOT), in the names it gives on the host
+}
 
 var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`) })
 
+// ErrNotFound is the error of Get for a network that does not exist.
+var ErrNotFound = errors.New("not found")
+
 // Get returns a network; the default one is made on first use.
 func (s *Store) Get(name string) (*Network, error) {
-	var n Network
-	data, err := os.ReadFile(filepath.Join(s.Root, name+".json"))
-	if errors.Is(err, os.ErrNotExist) && name == DefaultName {
-		return s.Create(DefaultName, "10.77.0.0/24")
+	n, err := s.read(name)
+	if errors.Is(err, ErrNotFound) && name == DefaultName {
+		return s.create(DefaultName, "", true)
 	}
+	return n, err
+}
+
+// read reads a network's file.
+func (s *Store) read(name string) (*Network, error) {
+	if !validName().MatchString(name) {
+		return nil, fmt.Errorf("network %q %w", name, ErrNotFound)
+	}
+	var n Network
+	err := safefile.ReadJSON(filepath.Join(s.Root, name+".json"), &n)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("network %s not found", name)
+		return nil, fmt.Errorf("network %s %w", name, ErrNotFound)
+	}
+	if err == nil && (n.Name != name || !validBridge().MatchString(n.Bridge) || n.ipnet() == nil) {
+		err = fmt.Errorf("network %s: bad file %s", name, filepath.Join(s.Root, name+".json"))
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &n, json.Unmarshal(data, &n)
+	return &n, nil
 }
 
-// Create makes a network with the subnet given, or the next free 10.77.N.0/24.
+// Create makes a network with the subnet given, or a free one, and its
+// bridge: the bridge's address claims the subnet on the host, against
+// other instances of skiff.
 func (s *Store) Create(name, subnet string) (*Network, error) {
+	return s.create(name, subnet, false)
+}
+
+// create is Create; with existingOK, a network of that name is returned
+// as it is (concurrent runs all make the default network).
+func (s *Store) create(name, subnet string, existingOK bool) (*Network, error) {
 	if !validName().MatchString(name) {
 		return nil, fmt.Errorf("invalid network name %q", name)
 	}
 	if err := os.MkdirAll(s.Root, 0o755); err != nil {
 		return nil, err
 	}
-	unlock, err := safefile.Lock(filepath.Join(s.Root, "lock"), unix.LOCK_EX)
+	unlock, err := lockHost()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	if n, err := s.read(name); !errors.Is(err, ErrNotFound) {
+		if err == nil && !existingOK {
+			err = fmt.Errorf("network %s already exists", name)
+		}
+		return n, err
+	}
 	all, _ := s.list()
+	var used []usedNet
+	for _, other := range all {
+		if ipnet := other.ipnet(); ipnet != nil {
+			used = append(used, usedNet{ipnet, fmt.Sprintf("network %s (%s)", other.Name, other.Subnet)})
+		}
+	}
+	onHost, err := hostNets()
+	if err != nil {
+		return nil, err
+	}
+	used = append(used, onHost...)
 	if subnet == "" {
-		subnet = freeSubnet(all)
+		if subnet, err = freeSubnet(name, used); err != nil {
+			return nil, err
+		}
 	}
 	_, ipnet, err := net.ParseCIDR(subnet)
 	if err != nil || ipnet.IP.To4() == nil {
@@ -83,55 +131,35 @@ func (s *Store) Create(name, subnet string) (*Network, error) {
 	if ones, _ := ipnet.Mask.Size(); ones > 29 || ones < 8 {
 		return nil, fmt.Errorf("subnet %s: want a prefix from /8 to /29", subnet)
 	}
-	for _, other := range all {
-		if other.Name == name {
-			return nil, fmt.Errorf("network %s already exists", name)
-		}
-		if _, o, _ := net.ParseCIDR(other.Subnet); o != nil && (o.Contains(ipnet.IP) || ipnet.Contains(o.IP)) {
-			return nil, fmt.Errorf("subnet %s overlaps network %s (%s)", subnet, other.Name, other.Subnet)
-		}
-	}
-	n := &Network{Name: name, Bridge: bridgeName(name), Subnet: ipnet.String(), Gateway: nthAddr(ipnet, 1).String()}
-	return n, safefile.WriteJSON(filepath.Join(s.Root, name+".json"), n, 0o644)
-}
-
-func bridgeName(name string) string {
-	if name == DefaultName {
-		return "skiff0"
-	}
-	b := "skiff-" + name
-	return b[:min(len(b), unix.IFNAMSIZ-1)]
-}
-
-func freeSubnet(all []*Network) string {
-	used := map[string]bool{}
-	for _, n := range all {
-		used[n.Subnet] = true
-	}
-	for i := 78; i < 255; i++ {
-		if s := fmt.Sprintf("10.%d.0.0/24", i); !used[s] {
-			return s
-		}
-	}
-	return ""
-}
-
-// List returns every network, the default one included.
-func (s *Store) List() ([]*Network, error) {
-	if _, err := s.Get(DefaultName); err != nil {
+	if err := checkFree(ipnet, used); err != nil {
 		return nil, err
 	}
-	return s.list()
+	n := &Network{Name: name, Bridge: s.bridgeName(name), Subnet: ipnet.String(), Gateway: nthAddr(ipnet, 1).String()}
+	if alias, exists := linkAlias(n.Bridge); exists {
+		return nil, fmt.Errorf("network %s: its bridge's name %s is taken by a link already there (alias %q); "+
+			"`skiff system prune` removes the bridge of a network whose file was deleted", name, n.Bridge, alias)
+	}
+	if err := safefile.WriteJSON(filepath.Join(s.Root, name+".json"), n, 0o644); err != nil {
+		return nil, err
+	}
+	if _, err := s.setUpBridge(n); err != nil {
+		s.takeDown(n)
+		return nil, err
+	}
+	return n, nil
 }
+
+// List returns every network. It does not make the default one, which
+// would claim a subnet and make a bridge: `network ls` and prune show it
+// once a container used it.
+func (s *Store) List() ([]*Network, error) { return s.list() }
 
 func (s *Store) list() ([]*Network, error) {
 	files, _ := filepath.Glob(filepath.Join(s.Root, "*.json"))
 	var all []*Network
 	for _, f := range files {
-		var n Network
-		data, err := os.ReadFile(f)
-		if err == nil && json.Unmarshal(data, &n) == nil {
-			all = append(all, &n)
+		if n, err := s.read(strings.TrimSuffix(filepath.Base(f), ".json")); err == nil {
+			all = append(all, n)
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
@@ -140,40 +168,63 @@ func (s *Store) list() ([]*Network, error) {
 
 // Remove deletes a network that no container uses, and its bridge.
 func (s *Store) Remove(name string) error {
-	n, err := s.Get(name)
+	unlock, err := lockHost()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	n, err := s.read(name)
 	if err != nil {
 		return err
 	}
 	if users := s.Endpoints(n); len(users) > 0 {
 		return fmt.Errorf("network %s is in use by %d container(s)", name, len(users))
 	}
-	if link, err := netlink.LinkByName(n.Bridge); err == nil {
-		if err := netlink.LinkDel(link); err != nil {
-			return fmt.Errorf("ip link del %s: %w", n.Bridge, err)
+	return s.takeDown(n)
+}
+
+// takeDown deletes a network's bridge (if it is this network's), table,
+// folder and file.
+func (s *Store) takeDown(n *Network) error {
+	if s.ownsBridge(n) {
+		if link, err := netlink.LinkByName(n.Bridge); err == nil {
+			if err := netlink.LinkDel(link); err != nil {
+				return fmt.Errorf("ip link del %s: %w", n.Bridge, err)
+			}
 		}
 	}
-	deleteTable(networkTable(n).Name)
-	os.RemoveAll(filepath.Join(s.Root, name))
-	return os.Remove(filepath.Join(s.Root, name+".json"))
+	deleteTable(s.networkTable(n.Name).Name)
+	os.RemoveAll(filepath.Join(s.Root, n.Name))
+	return os.Remove(filepath.Join(s.Root, n.Name+".json"))
 }
 
 // RemoveOrphans takes down what a network whose file was deleted by hand
 // left behind (`network rm` does it itself): the addresses of containers
 // that owned says are gone, then, once no address is left, its folder,
-// nftables table and bridge. It returns the names of the networks it
-// took down.
+// nftables table and bridge. It finds them by this instance's names
+// only: another instance's are not orphans. It returns the names of the
+// networks it took down.
 func (s *Store) RemoveOrphans(owned func(id string) bool) []string {
-	bridges := map[string]bool{} // in use by networks that exist
-	existing, _ := s.list()
-	for _, n := range existing {
-		bridges[n.Bridge] = true
+	orphans := map[string]string{} // name: bridge, if there is one
+	tablePrefix := s.tablePrefix() + "net-"
+	for _, table := range listTables(tablePrefix) {
+		orphans[strings.TrimPrefix(table, tablePrefix)] = ""
+	}
+	for name, bridge := range s.ownBridges() {
+		orphans[name] = bridge
+	}
+	dirs, _ := filepath.Glob(filepath.Join(s.Root, "*", "ips"))
+	for _, d := range dirs {
+		if name := filepath.Base(filepath.Dir(d)); orphans[name] == "" {
+			orphans[name] = "" // a folder of addresses, without table or bridge
+		}
 	}
 	var names []string
-	for _, table := range listTables(networkTablePrefix) {
-		n := &Network{Name: strings.TrimPrefix(table, networkTablePrefix)}
-		if _, err := os.Stat(filepath.Join(s.Root, n.Name+".json")); !errors.Is(err, os.ErrNotExist) {
+	for name, bridge := range orphans {
+		if _, err := os.Stat(filepath.Join(s.Root, name+".json")); !validName().MatchString(name) || !errors.Is(err, os.ErrNotExist) {
 			continue
 		}
+		n := &Network{Name: name}
 		inUse := false
 		for _, ep := range s.Endpoints(n) {
 			if owned(ep.ID) {
@@ -185,16 +236,28 @@ func (s *Store) RemoveOrphans(owned func(id string) bool) []string {
 		if inUse {
 			continue
 		}
-		deleteTable(table)
-		if bridge := bridgeName(n.Name); !bridges[bridge] { // names are cut to 15 bytes
-			if link, err := netlink.LinkByName(bridge); err == nil {
-				netlink.LinkDel(link)
-			}
+		deleteTable(s.networkTable(name).Name)
+		if link, err := netlink.LinkByName(bridge); bridge != "" && err == nil {
+			netlink.LinkDel(link)
 		}
-		os.RemoveAll(filepath.Join(s.Root, n.Name))
-		names = append(names, n.Name)
+		os.RemoveAll(filepath.Join(s.Root, name))
+		names = append(names, name)
 	}
+	sort.Strings(names)
 	return names
+}
+
+// ownBridges finds this instance's bridges by their alias: the name of
+// each one's network, and the bridge.
+func (s *Store) ownBridges() map[string]string {
+	links, _ := netlink.LinkList()
+	bridges := map[string]string{}
+	for _, l := range links {
+		if name, ok := strings.CutPrefix(l.Attrs().Alias, s.ownerPrefix()); ok {
+			bridges[name] = l.Attrs().Name
+		}
+	}
+	return bridges
 }
 
 func (n *Network) ipnet() *net.IPNet {
