@@ -392,8 +392,9 @@ func (r *Runtime) Remove(c *container.Container, force bool) error {
 		c.Kill(unix.SIGKILL)
 		c.WaitGone(10 * time.Second)
 	}
-	// Its monitor, if alive, records the exit and cleans up first.
-	if err := c.Claim(5 * time.Second); err != nil {
+	// Its monitor, if alive, records the exit and cleans up first: give
+	// it time, many may be exiting at once on a busy host.
+	if err := c.Claim(30 * time.Second); err != nil {
 		if errors.Is(err, container.ErrNotFound) {
 			return nil // its monitor removed it (--rm)
 		}
