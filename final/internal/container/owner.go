@@ -36,12 +36,14 @@ func (c *Container) OwnerAlive() bool {
 	if c.owner != nil {
 		return true
 	}
-	f, err := os.OpenFile(c.Path("owner"), os.O_RDONLY|unix.O_CLOEXEC, 0)
+	f, free, err := safefile.TryLockExisting(c.Path("owner"), unix.LOCK_SH)
 	if err != nil {
 		return false // a folder a killed skiff left before it took the lock
 	}
-	defer f.Close()
-	return unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB) != nil
+	if free {
+		f.Close()
+	}
+	return !free
 }
 
 // Claim makes this process the container's owner, waiting at most

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"skiff/internal/safefile"
 )
 
 // addLayer unpacks the layer tar r into the store and returns the layer's
@@ -74,7 +76,7 @@ func (s *Store) makeUnpackDir() (string, *os.File, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	lock, ok, err := lockDir(tmp, unix.LOCK_SH)
+	lock, ok, err := safefile.TryLockExisting(tmp, unix.LOCK_SH)
 	if err == nil && !ok {
 		err = errors.New("locked by another")
 	}
@@ -151,7 +153,7 @@ func (s *Store) addLayerFromDir(dir string, exclude []string) (string, error) {
 // finds it half-deleted. It tells whether it removed the layer. The
 // caller holds the store's lock, exclusive.
 func (s *Store) removeLayer(id string) (bool, error) {
-	lock, ok, err := lockDir(s.layerDir(id), unix.LOCK_EX)
+	lock, ok, err := safefile.TryLockExisting(s.layerDir(id), unix.LOCK_EX)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && !ok) {
 		return false, nil
 	}

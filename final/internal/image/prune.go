@@ -50,7 +50,7 @@ func (s *Store) pin(id string, lock *os.File) {
 // pinExisting pins the layer id the store holds already, and tells whether
 // it could: not if there is no such layer, or if it is being removed.
 func (s *Store) pinExisting(id string) bool {
-	lock, ok, err := lockDir(s.layerDir(id), unix.LOCK_SH)
+	lock, ok, err := safefile.TryLockExisting(s.layerDir(id), unix.LOCK_SH)
 	if err != nil || !ok {
 		return false
 	}
@@ -79,24 +79,6 @@ func (s *Store) unpin(layers []string) {
 			delete(s.pins, id)
 		}
 	}
-}
-
-// lockDir opens the folder dir and flocks it, unix.LOCK_SH or
-// unix.LOCK_EX, without waiting: ok is false if another holds a lock that
-// conflicts. The lock lasts as long as the returned file stays open.
-func lockDir(dir string, how int) (f *os.File, ok bool, err error) {
-	f, err = os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB); err != nil {
-		f.Close()
-		if err == unix.EWOULDBLOCK {
-			return nil, false, nil
-		}
-		return nil, false, fmt.Errorf("flock %s: %w", dir, err)
-	}
-	return f, true, nil
 }
 
 // PruneLayers deletes every layer that no image lists and that inUse (if
@@ -156,7 +138,7 @@ func (s *Store) PruneLayers(inUse func(layerID string) bool) (removed []string, 
 // still going: then its process holds the folder's flock.
 func (s *Store) removeDeadUnpack(name string) error {
 	dir := filepath.Join(s.layersDir(), name)
-	lock, ok, err := lockDir(dir, unix.LOCK_EX)
+	lock, ok, err := safefile.TryLockExisting(dir, unix.LOCK_EX)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && !ok) {
 		return nil // gone meanwhile (renamed to its layer), or alive
 	}

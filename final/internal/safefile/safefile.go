@@ -98,16 +98,23 @@ func Lock(file string, how int) (unlock func(), err error) {
 	return func() { f.Close() }, nil // closing the file releases the lock
 }
 
-// TryLock is Lock without waiting: ok is false if another holds the lock.
-func TryLock(file string, how int) (unlock func(), ok bool, err error) {
-	f, err := LockFile(file, how|unix.LOCK_NB)
-	if errors.Is(err, unix.EWOULDBLOCK) {
-		return nil, false, nil
-	}
+// TryLockExisting flocks file, or a folder, without creating it and
+// without waiting: ok is false if another holds a lock that conflicts.
+// The lock lasts as long as the returned file stays open. A file that
+// does not exist is an error (os.ErrNotExist).
+func TryLockExisting(file string, how int) (f *os.File, ok bool, err error) {
+	f, err = os.OpenFile(file, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, false, err
 	}
-	return func() { f.Close() }, true, nil
+	if err := flock(f, how|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	return f, true, nil
 }
 
 // LockFile is Lock that returns the open file instead: the lock lasts as
@@ -118,15 +125,21 @@ func LockFile(file string, how int) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", file, err)
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR { // a signal (Go's runtime sends many) interrupts a waiting flock
-			break
-		}
-	}
-	if err != nil {
+	if err := flock(f, how); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("flock %s: %w", file, err)
+		return nil, err
 	}
 	return f, nil
+}
+
+func flock(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR { // a signal (Go's runtime sends many) interrupts a waiting flock
+			if err != nil {
+				return fmt.Errorf("flock %s: %w", f.Name(), err)
+			}
+			return nil
+		}
+	}
 }

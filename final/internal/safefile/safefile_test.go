@@ -1,6 +1,7 @@
 package safefile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -43,19 +44,25 @@ func TestIsTemp(t *testing.T) {
 	}
 }
 
-func TestTryLock(t *testing.T) {
+func TestTryLockExisting(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "lock")
+	if _, _, err := TryLockExisting(file, unix.LOCK_SH); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("TryLockExisting of a missing file: %v, want ErrNotExist", err)
+	}
 	held, err := LockFile(file, unix.LOCK_EX)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := TryLock(file, unix.LOCK_SH); ok || err != nil {
-		t.Errorf("TryLock of a held lock: ok %v, %v", ok, err)
+	if _, ok, err := TryLockExisting(file, unix.LOCK_SH); ok || err != nil {
+		t.Errorf("TryLockExisting of a held lock: ok %v, %v", ok, err)
 	}
 	held.Close()
-	unlock, ok, err := TryLock(file, unix.LOCK_EX)
+	f, ok, err := TryLockExisting(file, unix.LOCK_EX)
 	if !ok || err != nil {
-		t.Fatalf("TryLock of a free lock: ok %v, %v", ok, err)
+		t.Fatalf("TryLockExisting of a free lock: ok %v, %v", ok, err)
 	}
-	unlock()
+	f.Close()
+	if _, ok, err := TryLockExisting(filepath.Dir(file), unix.LOCK_EX); !ok || err != nil {
+		t.Errorf("TryLockExisting of a folder: ok %v, %v", ok, err)
+	}
 }
