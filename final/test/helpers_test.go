@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	status := m.Run()
+	removeNetworks()
 	os.RemoveAll(dir)
 	os.Exit(status)
 }
@@ -207,4 +208,18 @@ func readFile(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// removeNetworks removes the tests' networks, whose bridges and tables
+// are the host's, and then what prune sweeps: the tests run on the host
+// too.
+func removeNetworks() {
+	out, _ := exec.Command("skiff", append(append([]string{}, roots...), "network", "ls")...).Output()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, line := range lines[min(1, len(lines)):] { // after the header
+		if f := strings.Fields(line); len(f) > 0 {
+			exec.Command("skiff", append(append([]string{}, roots...), "network", "rm", f[0])...).Run()
+		}
+	}
+	exec.Command("skiff", append(append([]string{}, roots...), "system", "prune")...).Run()
 }

@@ -242,3 +242,24 @@ func TestPodOwnerRemoved(t *testing.T) {
 	must(t, "rm", "-f", "next", "member")
 	assertNothingLeft(t, before)
 }
+
+// TestCgroupPruneSweepsEachOnce: prune finds the cgroup of a container
+// whose folder is gone, in every hierarchy (four on v1), removes it and
+// says so once.
+func TestCgroupPruneSweepsEachOnce(t *testing.T) {
+	must(t, "run", "-d", "--name", "swept", "--network", "none", "busybox", "sleep", "100")
+	i := inspect(t, "swept")
+	syscall.Kill(i.State.MonitorPid, syscall.SIGKILL)
+	syscall.Kill(i.State.Pid, syscall.SIGKILL)
+	time.Sleep(100 * time.Millisecond)
+	os.RemoveAll(containerDir(i.ID))
+	out := must(t, "system", "prune")
+	if n := strings.Count(out, "removed cgroup "+i.ID); n != 1 {
+		t.Errorf("prune said %d times that it removed the cgroup, want once:\n%s", n, out)
+	}
+	for _, dir := range i.Cgroup {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("prune left %s", dir)
+		}
+	}
+}
