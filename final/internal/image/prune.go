@@ -94,15 +94,11 @@ func (s *Store) unpin(layers []string) {
 // its name) leaves the layers that only it listed: PruneLayers is what
 // deletes them.
 func (s *Store) PruneLayers(inUse func(layerID string) bool) (removed []string, err error) {
-	unlock, err := s.lock(unix.LOCK_EX)
+	index, unlock, err := s.lockedIndex(unix.LOCK_EX)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	index, err := s.readIndex()
-	if err != nil {
-		return nil, err
-	}
 	errs := []error{s.removeIndexTemps()}
 	entries, err := os.ReadDir(s.layersDir())
 	if err != nil {

@@ -95,15 +95,11 @@ func (s *Store) layerExists(id string) bool {
 // Get finds an image by name, by ID, or by a prefix of at least 4
 // characters of an ID that no other image shares.
 func (s *Store) Get(name string) (*Image, error) {
-	unlock, err := s.lock(unix.LOCK_SH)
+	index, unlock, err := s.lockedIndex(unix.LOCK_SH)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	index, err := s.readIndex()
-	if err != nil {
-		return nil, err
-	}
 	found, err := find(index, name)
 	if err != nil {
 		return nil, err
@@ -113,15 +109,11 @@ func (s *Store) Get(name string) (*Image, error) {
 
 // List returns every image, sorted by name.
 func (s *Store) List() ([]*Image, error) {
-	unlock, err := s.lock(unix.LOCK_SH)
+	index, unlock, err := s.lockedIndex(unix.LOCK_SH)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	index, err := s.readIndex()
-	if err != nil {
-		return nil, err
-	}
 	return sortedImages(index), nil
 }
 
@@ -146,15 +138,11 @@ func (s *Store) LayerDirs(img *Image) []string {
 // no container uses and no import holds. layerInUse runs while the store
 // is locked, so it must not call the Store.
 func (s *Store) Remove(name string, layerInUse func(layerID string) bool) error {
-	unlock, err := s.lock(unix.LOCK_EX)
+	index, unlock, err := s.lockedIndex(unix.LOCK_EX)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	index, err := s.readIndex()
-	if err != nil {
-		return err
-	}
 	found, err := find(index, name)
 	if err != nil {
 		return err
@@ -290,6 +278,20 @@ func (s *Store) save(img *Image) error {
 // exclusive (unix.LOCK_EX) to change it.
 func (s *Store) lock(how int) (unlock func(), err error) {
 	return safefile.Lock(s.lockPath(), how)
+}
+
+// lockedIndex locks the store (unix.LOCK_SH to read, unix.LOCK_EX to
+// change the index) and reads the index; unlock releases the lock.
+func (s *Store) lockedIndex(how int) (index map[string]*Image, unlock func(), err error) {
+	unlock, err = s.lock(how)
+	if err != nil {
+		return nil, nil, err
+	}
+	if index, err = s.readIndex(); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return index, unlock, nil
 }
 
 func (s *Store) readIndex() (map[string]*Image, error) {
