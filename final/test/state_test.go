@@ -53,7 +53,7 @@ func TestBrokenContainers(t *testing.T) {
 					args = append(args, i.ID[:12])
 				}
 				out := must(t, args...)
-				if !strings.Contains(out, i.ID[:12]) {
+				if want := map[string]string{"state.json": "victim", "config.json": i.ID[:12]}[file]; !strings.Contains(out, want) {
 					t.Errorf("%v printed %q", remove, out)
 				}
 				if _, err := os.Stat(fmt.Sprintf("/proc/%d", i.State.Pid)); err == nil {
@@ -68,6 +68,25 @@ func TestBrokenContainers(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestBrokenWhileMonitored: rm -f of a container whose state.json is cut
+// short while it runs and its monitor waits for it kills it through its
+// cgroup; the monitor then records the exit and goes.
+func TestBrokenWhileMonitored(t *testing.T) {
+	before := hostMounts(t)
+	must(t, "run", "-d", "--name", "watched", "busybox", "sleep", "100")
+	i := inspect(t, "watched")
+	if err := os.Truncate(filepath.Join(containerDir(i.ID), "state.json"), 7); err != nil {
+		t.Fatal(err)
+	}
+	must(t, "rm", "-f", i.ID[:12])
+	for _, pid := range []int{i.State.Pid, i.State.MonitorPid} {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			t.Errorf("process %d (the container's, or its monitor) still runs", pid)
+		}
+	}
+	assertNothingLeft(t, before)
 }
 
 // TestKilledAtAnyMoment: skiff run and skiff rm -f killed with SIGKILL at
@@ -235,9 +254,10 @@ func TestPodOwnerRemoved(t *testing.T) {
 	if ps := must(t, "ps", "-a"); !strings.Contains(ps, "Exited (137)") || !strings.Contains(ps, "member") {
 		t.Errorf("ps -a, want the member killed:\n%s", ps)
 	}
+	// The owner's address is free now, and only now.
 	detached(t, "next", "busybox", "sleep", "100")
-	if got := inspect(t, "next").Network.IP; got == "" {
-		t.Errorf("the next container has no address (owner had %s)", ip)
+	if got := inspect(t, "next").Network.IP; got != ip {
+		t.Errorf("the next container got %s, want the owner's freed %s", got, ip)
 	}
 	must(t, "rm", "-f", "next", "member")
 	assertNothingLeft(t, before)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v3"
@@ -124,14 +125,13 @@ func rmiCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			inUse := layersInUse(containers)
 			for _, name := range cmd.Args().Slice() {
 				for _, c := range containers {
 					if img, err := e.images.Get(name); err == nil && c.Config.Image == img.Name {
 						return fmt.Errorf("image %s is used by container %s: remove it first", name, c.Config.Name)
 					}
 				}
-				if err := e.images.Remove(name, inUse); err != nil {
+				if err := e.images.Remove(name, e.layersInUse()); err != nil {
 					return err
 				}
 				fmt.Println("Deleted:", name)
@@ -173,20 +173,33 @@ func commitCommand() *cli.Command {
 // uses (those of an image whose name was just given to another), and
 // what imports that a kill cut short left behind. It returns their IDs.
 func (e *env) removeUnusedLayers() ([]string, error) {
-	containers, err := e.containers.List()
-	if err != nil {
-		return nil, err
-	}
-	return e.images.PruneLayers(layersInUse(containers))
+	return e.images.PruneLayers(e.layersInUse())
 }
 
-// layersInUse tells whether one of the containers runs on a layer.
-func layersInUse(containers []*container.Container) func(layerID string) bool {
-	used := map[string]bool{}
-	for _, c := range containers {
-		for _, dir := range c.Config.Layers {
-			used[filepath.Base(dir)] = true
+// layersInUse tells whether a container runs on a layer. It lists the
+// containers at its first call, which PruneLayers makes with the image
+// store locked: a container created after that was created on layers
+// that `run` held (image.Store.Hold) until its config named them. While a
+// broken container has lost its config, every layer may be its own.
+func (e *env) layersInUse() func(layerID string) bool {
+	used := sync.OnceValue(func() map[string]bool {
+		containers, err := e.containers.List()
+		if err != nil {
+			return nil
 		}
+		used := map[string]bool{}
+		for _, c := range containers {
+			if !c.ConfigKnown() {
+				return nil
+			}
+			for _, dir := range c.Config.Layers {
+				used[filepath.Base(dir)] = true
+			}
+		}
+		return used
+	})
+	return func(layer string) bool {
+		u := used()
+		return u == nil || u[layer] // nil: the containers are not all known, keep everything
 	}
-	return func(layer string) bool { return used[layer] }
 }

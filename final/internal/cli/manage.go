@@ -43,8 +43,8 @@ func psCommand() *cli.Command {
 					fmt.Fprintln(w, c.Config.ID[:12])
 					continue
 				}
-				if status == container.Broken {
-					fmt.Fprintf(w, "%s\t\t\t\t%s\t\t\n", c.Config.ID[:12], describeStatus(c, status))
+				if !c.ConfigKnown() {
+					fmt.Fprintf(w, "%s\t\t\t\t%s\t\t%s\n", c.Config.ID[:12], describeStatus(c, status), c.Name())
 					continue
 				}
 				fmt.Fprintf(w, "%s\t%s\t%q\t%s ago\t%s\t%s\t%s\n", c.Config.ID[:12], c.Config.Image,

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"skiff/internal/safefile"
 )
 
 // openRoots makes the state root and the data root ready: folders that
@@ -54,16 +56,9 @@ func privateDir(dir string) error {
 func pair(file, other, flag, dir string) error {
 	data, err := os.ReadFile(file)
 	if errors.Is(err, os.ErrNotExist) {
-		f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, os.ErrExist) { // another skiff wrote it meanwhile
+		err = safefile.Create(file, []byte(other+"\n"), 0o600)
+		if errors.Is(err, os.ErrExist) { // another skiff paired them meanwhile
 			return pair(file, other, flag, dir)
-		}
-		if err != nil {
-			return fmt.Errorf("create %s: %w", file, err)
-		}
-		_, err = f.WriteString(other + "\n")
-		if closeErr := f.Close(); err == nil {
-			err = closeErr
 		}
 		return err
 	}

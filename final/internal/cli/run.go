@@ -71,10 +71,11 @@ func runAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	if !cmd.Bool("detach") {
 		waitSignals = catchSignals()
 	}
-	cfg, err := e.configFromFlags(cmd)
+	cfg, release, err := e.configFromFlags(cmd)
 	if err != nil {
 		return err
 	}
+	defer release() // the image's layers, held until the container's config names them
 	c, err := e.containers.Create(cfg)
 	if err != nil {
 		return err
@@ -86,19 +87,28 @@ func runAction(ctx context.Context, cmd *cli.Command, e *env) error {
 }
 
 // configFromFlags turns the flags into a container's configuration,
-// checking everything before anything is created.
-func (e *env) configFromFlags(cmd *cli.Command) (container.Config, error) {
-	cfg := container.Config{
+// checking everything before anything is created. The image's layers
+// are held until release is called.
+func (e *env) configFromFlags(cmd *cli.Command) (cfg container.Config, release func(), err error) {
+	img, err := e.resolveImage(cmd.Args().First())
+	if err != nil {
+		return cfg, nil, err
+	}
+	if cfg, err = e.configOf(cmd, img); err != nil {
+		img.release()
+		return cfg, nil, err
+	}
+	return cfg, img.release, nil
+}
+
+func (e *env) configOf(cmd *cli.Command, img resolved) (cfg container.Config, err error) {
+	cfg = container.Config{
 		Name:        cmd.String("name"),
 		Created:     time.Now(),
 		ReadOnly:    cmd.Bool("read-only"),
 		Init:        cmd.Bool("init"),
 		AutoRemove:  cmd.Bool("rm"),
 		Interactive: cmd.Bool("interactive"),
-	}
-	img, err := e.resolveImage(cmd.Args().First())
-	if err != nil {
-		return cfg, err
 	}
 	cfg.Image, cfg.Layers = img.name, img.layers
 	if cfg.Process, err = processFromFlags(cmd, img.config, img.layers); err != nil {
@@ -138,9 +148,10 @@ var validHostname = sync.OnceValue(func() *regexp.Regexp {
 
 // resolved is the root filesystem a container runs from.
 type resolved struct {
-	name   string
-	layers []string
-	config image.Config
+	name    string
+	layers  []string
+	config  image.Config
+	release func() // lets go of the image's layers
 }
 
 // resolveImage takes an absolute path or one that starts with "./" as a
@@ -157,7 +168,7 @@ func (e *env) resolveImage(ref string) (resolved, error) {
 		if strings.ContainsAny(abs, ":,") {
 			return resolved{}, fmt.Errorf("rootfs %s: overlay cannot take a path with ':' or ','", abs)
 		}
-		return resolved{name: abs, layers: []string{abs}}, nil
+		return resolved{name: abs, layers: []string{abs}, release: func() {}}, nil
 	}
 	if _, err := image.NormalizeName(ref); err != nil {
 		if info, statErr := os.Stat(ref); statErr == nil && info.IsDir() {
@@ -165,10 +176,12 @@ func (e *env) resolveImage(ref string) (resolved, error) {
 		}
 		return resolved{}, err
 	}
-	img, err := e.images.Get(ref)
+	img, release, err := e.images.Hold(ref)
 	if errors.Is(err, image.ErrNotFound) && (ref == "busybox" || ref == "busybox:latest") && DefaultBusybox != "" {
 		fmt.Fprintf(os.Stderr, "skiff: importing the busybox image from %s\n", DefaultBusybox)
-		img, err = e.images.ImportDir(DefaultBusybox, "busybox")
+		if _, err = e.images.ImportDir(DefaultBusybox, "busybox"); err == nil {
+			img, release, err = e.images.Hold(ref)
+		}
 	}
 	if errors.Is(err, image.ErrNotFound) {
 		return resolved{}, fmt.Errorf("unable to find image %q: skiff pull or skiff import it first", ref)
@@ -176,7 +189,7 @@ func (e *env) resolveImage(ref string) (resolved, error) {
 	if err != nil {
 		return resolved{}, err
 	}
-	return resolved{name: img.Name, layers: e.images.LayerDirs(img), config: img.Config}, nil
+	return resolved{name: img.Name, layers: e.images.LayerDirs(img), config: img.Config, release: release}, nil
 }
 
 // defaultPath is the PATH of a container whose image sets none.

@@ -76,7 +76,7 @@ func (c *Container) Claim(timeout time.Duration) error {
 	}
 	store := &Store{Root: filepath.Dir(filepath.Dir(c.Dir))}
 	fresh := store.load(filepath.Base(c.Dir))
-	c.Config, c.State, c.Broken = fresh.Config, fresh.State, fresh.Broken
+	c.Config, c.State, c.Broken, c.configLost = fresh.Config, fresh.State, fresh.Broken, fresh.configLost
 	return nil
 }
 
@@ -116,13 +116,26 @@ func (s *Store) ClaimUnowned() ([]*Container, error) {
 		if !validID().MatchString(name) {
 			continue
 		}
-		c := s.load(name)
-		f, err := safefile.LockFile(c.Path("owner"), unix.LOCK_EX|unix.LOCK_NB)
+		f, err := tryOwner(filepath.Join(s.containersDir(), name, "owner"))
 		if err != nil {
 			continue // owned, or unreadable: left alone
 		}
+		c := s.load(name) // now that no one changes it
 		c.owner = f
 		claimed = append(claimed, c)
 	}
 	return claimed, nil
+}
+
+// tryOwner takes a container's owner lock if no live skiff holds it. A
+// `ps` that checks the lock holds it, shared, for a moment: try again a
+// few times before taking the lock for held.
+func tryOwner(file string) (*os.File, error) {
+	for try := 0; ; try++ {
+		f, err := safefile.LockFile(file, unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EWOULDBLOCK) || try == 4 {
+			return f, err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -51,8 +51,9 @@ type Container struct {
 	// Broken says why the container's files cannot be read, if they
 	// cannot: such a container is still listed, with only its ID known,
 	// so that rm -f and system prune can remove it.
-	Broken string
-	owner  *os.File // the owner lock, while this process holds it
+	Broken     string
+	configLost bool     // Broken, and config.json too
+	owner      *os.File // the owner lock, while this process holds it
 }
 
 // Path is a file in the container's folder.
@@ -189,17 +190,22 @@ func (s *Store) list() ([]*Container, error) {
 func (s *Store) load(id string) *Container {
 	c := &Container{Dir: s.dir(id)}
 	if err := safefile.ReadJSON(c.Path("config.json"), &c.Config); err != nil {
-		c.Broken = brokenReason("config.json", err)
+		c.Broken, c.configLost = brokenReason("config.json", err), true
+	} else if c.Config.ID != id {
+		c.Broken, c.configLost = fmt.Sprintf("config.json is of container %.12s", c.Config.ID), true
 	} else if err := safefile.ReadJSON(c.Path("state.json"), &c.State); err != nil {
 		c.Broken = brokenReason("state.json", err)
-	} else if c.Config.ID != id {
-		c.Broken = fmt.Sprintf("config.json is of container %.12s", c.Config.ID)
 	}
-	if c.Broken != "" {
-		c.Config = Config{ID: id, Network: c.Config.Network}
+	if c.configLost {
+		c.Config = Config{ID: id}
 	}
 	return c
 }
+
+// ConfigKnown tells whether the container's configuration could be read:
+// a broken container may have lost it with its config.json, and with it
+// its name, image and layers.
+func (c *Container) ConfigKnown() bool { return !c.configLost }
 
 func brokenReason(file string, err error) string {
 	if errors.Is(err, os.ErrNotExist) {

@@ -65,6 +65,31 @@ func (s *Store) pinExisting(id string) bool {
 	return true
 }
 
+// Hold finds an image, as Get does, and pins its layers until release is
+// called (or the process ends), so that no PruneLayers deletes them while
+// a container is being created on them: once its config names them, the
+// caller's inUse function claims them.
+func (s *Store) Hold(name string) (img *Image, release func(), err error) {
+	index, unlock, err := s.lockedIndex(unix.LOCK_SH)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	found, err := find(index, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	img = found[0]
+	layers := slices.Compact(slices.Sorted(slices.Values(img.Layers))) // unpin counts each once
+	for i, id := range layers {
+		if !s.pinExisting(id) { // a store changed by hand: PruneLayers waits for the lock we hold
+			s.unpin(layers[:i])
+			return nil, nil, fmt.Errorf("image %s: its layer %s is missing", img.Name, id)
+		}
+	}
+	return img, func() { s.unpin(layers) }, nil
+}
+
 // unpin releases the pins that this Store's imports held on layers.
 func (s *Store) unpin(layers []string) {
 	s.mu.Lock()
@@ -108,10 +133,7 @@ func (s *Store) PruneLayers(inUse func(layerID string) bool) (removed []string, 
 		name := entry.Name()
 		switch {
 		case validLayerID(name):
-			if usedByAny(index, name) || (inUse != nil && inUse(name)) {
-				continue
-			}
-			gone, err := s.removeLayer(name)
+			gone, err := s.removeIfUnused(index, name, inUse)
 			if gone {
 				removed = append(removed, name)
 			}
@@ -168,4 +190,14 @@ func (s *Store) removeIndexTemps() error {
 // a plain name in layers/.
 func validLayerID(id string) bool {
 	return len(id) == 64 && isHex(id)
+}
+
+// removeIfUnused deletes the layer id unless an image of index lists it,
+// inUse (if not nil) claims it or an import holds it; gone tells whether
+// it did.
+func (s *Store) removeIfUnused(index map[string]*Image, id string, inUse func(layerID string) bool) (gone bool, err error) {
+	if usedByAny(index, id) || (inUse != nil && inUse(id)) {
+		return false, nil
+	}
+	return s.removeLayer(id)
 }

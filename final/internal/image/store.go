@@ -156,10 +156,7 @@ func (s *Store) Remove(name string, layerInUse func(layerID string) bool) error 
 		return err
 	}
 	for _, id := range img.Layers {
-		if usedByAny(index, id) || (layerInUse != nil && layerInUse(id)) {
-			continue
-		}
-		if _, err := s.removeLayer(id); err != nil {
+		if _, err := s.removeIfUnused(index, id, layerInUse); err != nil {
 			return fmt.Errorf("remove image %s: %w", img.Name, err)
 		}
 	}

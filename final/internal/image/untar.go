@@ -29,9 +29,9 @@ const (
 	// 0:0, a whiteout.
 	maxMajor = 1<<12 - 1
 	maxMinor = 1<<20 - 1
-	// maxSparseSize bounds a sparse file's size: the tar reader makes up
-	// its holes as zeros, so a few bytes of tar could otherwise ask for
-	// exabytes of disk and hours of writing.
+	// maxSparseSize bounds the sizes of a layer's sparse files, added up:
+	// the tar reader makes up their holes as zeros, so a few bytes of tar
+	// could otherwise ask for exabytes of disk, at unpack or at commit.
 	maxSparseSize = 1 << 30
 )
 
@@ -51,6 +51,7 @@ func untar(r io.Reader, root string) error {
 	}
 	tr := tar.NewReader(r)
 	var dirs []dirTime
+	var sparse int64
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -61,6 +62,11 @@ func untar(r io.Reader, root string) error {
 		}
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue
+		}
+		if isSparse(hdr) {
+			if sparse += max(hdr.Size, 0); sparse > maxSparseSize {
+				return entryError(hdr.Name, fmt.Errorf("sparse files of %d bytes in all: more than the %d allowed", sparse, maxSparseSize))
+			}
 		}
 		rel, err := unpackEntry(root, hdr, tr)
 		if err != nil {
@@ -168,7 +174,7 @@ func checkLength(root, rel string) error {
 }
 
 // checkHeader refuses numbers that the kernel would silently truncate
-// into others, and sparse files too big to be real.
+// into others.
 func checkHeader(hdr *tar.Header) error {
 	if hdr.Uid < 0 || hdr.Uid > maxID || hdr.Gid < 0 || hdr.Gid > maxID {
 		return fmt.Errorf("owner %d:%d out of range", hdr.Uid, hdr.Gid)
@@ -177,9 +183,6 @@ func checkHeader(hdr *tar.Header) error {
 		if hdr.Devmajor < 0 || hdr.Devmajor > maxMajor || hdr.Devminor < 0 || hdr.Devminor > maxMinor {
 			return fmt.Errorf("device number %d:%d out of range", hdr.Devmajor, hdr.Devminor)
 		}
-	}
-	if isSparse(hdr) && hdr.Size > maxSparseSize {
-		return fmt.Errorf("sparse file of %d bytes: more than the %d allowed", hdr.Size, maxSparseSize)
 	}
 	return nil
 }

@@ -211,6 +211,8 @@ var maliciousTars = []maliciousTar{
 	{file: "gid-unchanged.tar", tar: entries(tarFile{Name: "f", Body: "x", Gid: 1<<32 - 1}), wantErr: "out of range"},
 	// An old GNU sparse file of 1 GiB and 1 byte, from a 1.5 kB tar.
 	{file: "sparse-too-big.tar", tar: sparseTar(maxSparseSize + 1), wantErr: "sparse"},
+	// Four of 300 MiB: each under the limit, more than it together.
+	{file: "sparse-many.tar", tar: sparseTars(4, 300<<20), wantErr: "sparse files"},
 	{file: "sparse-ok.tar", tar: sparseTar(100), check: func(t *testing.T, layer string) {
 		checkContent(t, filepath.Join(layer, "sparse"), strings.Repeat("\x00", 100))
 	}},
@@ -251,6 +253,22 @@ func sparseTar(size int64) func(t testing.TB) []byte {
 		copy(data[483:495], fmt.Sprintf("%011o\x00", size)) // realsize
 		fixChecksum(data[:512])
 		return data
+	}
+}
+
+// sparseTars is n old GNU sparse files of size bytes each.
+func sparseTars(n int, size int64) func(t testing.TB) []byte {
+	return func(t testing.TB) []byte {
+		one := sparseTar(size)(t)
+		one = one[:len(one)-1024] // without the end-of-archive blocks
+		var all []byte
+		for i := 0; i < n; i++ {
+			hdr := append([]byte{}, one...)
+			copy(hdr[0:100], fmt.Sprintf("sparse%d\x00", i))
+			fixChecksum(hdr[:512])
+			all = append(all, hdr...)
+		}
+		return append(all, make([]byte, 1024)...)
 	}
 }
 

@@ -389,7 +389,11 @@ func (r *Runtime) Remove(c *container.Container, force bool) error {
 		return err
 	}
 	if force {
+		// Through its cgroup too: a broken container's state does not
+		// say which process is its own, and one being started has none
+		// yet. Its monitor, if alive, then sees it exit.
 		c.Kill(unix.SIGKILL)
+		cgroups.Open(r.CgroupParent, c.Config.ID).Destroy()
 		c.WaitGone(10 * time.Second)
 	}
 	// Its monitor, if alive, records the exit and cleans up first: give
@@ -401,11 +405,19 @@ func (r *Runtime) Remove(c *container.Container, force bool) error {
 		return err
 	}
 	defer c.Release()
-	if err := removable(c, force); err != nil { // it may have started meanwhile
-		return err
+	if !force && c.Broken == "" && c.State.Status == container.Running && c.State.Alive() {
+		return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.Config.Name) // it started meanwhile
 	}
-	r.Cleanup(c)
+	if !cleanedUp(c) {
+		r.Cleanup(c)
+	}
 	return r.Store.Remove(c)
+}
+
+// cleanedUp tells whether whoever recorded the container's exit took
+// everything down first, as Wait and a failed Start do.
+func cleanedUp(c *container.Container) bool {
+	return c.Broken == "" && c.State.Status == container.Exited
 }
 
 // removable checks that rm without -f may remove the container.
@@ -439,7 +451,9 @@ func (r *Runtime) Prune() ([]string, error) {
 			c.Release() // its monitor died, but it runs: rm -f it
 			continue
 		}
-		r.Cleanup(c)
+		if !cleanedUp(c) {
+			r.Cleanup(c)
+		}
 		err := r.Store.Remove(c)
 		c.Release()
 		if err != nil {

@@ -83,7 +83,7 @@ func (s *Store) Detach(n *Network, id, ip string) {
 		s.deletePortRules(id) // before the ports are free for another
 	}
 	s.releasePorts(id)
-	s.release(n, ip)
+	s.release(n, id, ip)
 	s.WriteHosts(n)
 }
 
@@ -103,7 +103,7 @@ func (s *Store) DetachContainer(id string) {
 		held := false
 		for _, ep := range s.Endpoints(n) {
 			if ep.ID == id {
-				s.release(n, ep.IP)
+				s.release(n, id, ep.IP)
 				held = true
 			}
 		}

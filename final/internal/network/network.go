@@ -320,8 +320,15 @@ func (s *Store) allocate(n *Network, ep Endpoint) (net.IP, error) {
 	return nil, fmt.Errorf("network %s: no free address left in %s", n.Name, n.Subnet)
 }
 
-func (s *Store) release(n *Network, ip string) {
-	if ip != "" {
-		os.Remove(filepath.Join(s.ipsDir(n), ip))
+// release gives back the address ip, if container id still holds it: a
+// second cleanup of a container that is long gone must not take the
+// address away from the container that holds it now.
+func (s *Store) release(n *Network, id, ip string) {
+	if ip == "" {
+		return
+	}
+	file := filepath.Join(s.ipsDir(n), ip)
+	if data, err := os.ReadFile(file); err == nil && strings.HasPrefix(string(data), id+" ") {
+		os.Remove(file)
 	}
 }

@@ -29,13 +29,7 @@ func (s *Store) reservePorts(id string, ports []Port) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	seen := map[uint16]bool{}
-	for _, p := range ports {
-		if p.Host == 0 || seen[p.Host] {
-			s.releasePorts(id)
-			return fmt.Errorf("port %d is published twice", p.Host)
-		}
-		seen[p.Host] = true
+	for _, p := range ports { // each host port once: the run's flags are checked before
 		file := filepath.Join(dir, strconv.Itoa(int(p.Host)))
 		f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		if errors.Is(err, os.ErrExist) {

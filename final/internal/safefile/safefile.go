@@ -22,10 +22,40 @@ import (
 // that readers (and a machine that crashed) see the old content or the
 // new, never a mix, a truncated file or none.
 func Write(file string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(file)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(file)+".tmp-")
+	tmp, err := writeTemp(file, data, perm)
+	if err == nil {
+		if err = os.Rename(tmp, file); err != nil {
+			os.Remove(tmp)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", file, err)
+	}
+	return syncDir(filepath.Dir(file))
+}
+
+// Create is Write for a file that must not exist yet: if another process
+// created it first, whole, it fails with an error that matches
+// os.ErrExist. The file appears whole or not at all.
+func Create(file string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(file)
+	tmp, err := writeTemp(file, data, perm)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", file, err)
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, file); err != nil { // link(2), unlike rename(2), never replaces
+		return fmt.Errorf("create %s: %w", file, err)
+	}
+	return syncDir(dir)
+}
+
+// writeTemp writes data to a new temporary file beside file and flushes
+// it to disk.
+func writeTemp(file string, data []byte, perm os.FileMode) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp-")
+	if err != nil {
+		return "", err
 	}
 	_, err = tmp.Write(data)
 	if err == nil {
@@ -37,14 +67,11 @@ func Write(file string, data []byte, perm os.FileMode) error {
 	if closeErr := tmp.Close(); err == nil {
 		err = closeErr
 	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), file)
-	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", file, err)
+		return "", err
 	}
-	return syncDir(dir)
+	return tmp.Name(), nil
 }
 
 // IsTemp tells whether a file name is one of Write's temporary files,

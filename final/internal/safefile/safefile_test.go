@@ -66,3 +66,19 @@ func TestTryLockExisting(t *testing.T) {
 		t.Errorf("TryLockExisting of a folder: ok %v, %v", ok, err)
 	}
 }
+
+func TestCreateNeverReplaces(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "pair")
+	if err := Create(file, []byte("first\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Create(file, []byte("second\n"), 0o600); !errors.Is(err, os.ErrExist) {
+		t.Errorf("a second Create: %v, want ErrExist", err)
+	}
+	if data, _ := os.ReadFile(file); string(data) != "first\n" {
+		t.Errorf("the file holds %q", data)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(file)); len(entries) != 1 {
+		t.Errorf("%d files in the folder, want 1", len(entries))
+	}
+}
