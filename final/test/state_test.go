@@ -132,6 +132,9 @@ func TestKilledAtAnyMoment(t *testing.T) {
 		os.MkdirAll(filepath.Dir(path), 0o700)
 		os.WriteFile(path, []byte(content), 0o600)
 	}
+	// And a host port taken by a run killed before it took an address.
+	os.MkdirAll(filepath.Join(roots[3], "networks", "ports"), 0o755)
+	os.WriteFile(filepath.Join(roots[3], "networks", "ports", "8093"), []byte(strings.Repeat("d", 64)), 0o644)
 	out := must(t, "system", "prune")
 	if ps := must(t, "ps", "-a", "-q"); ps != "" {
 		t.Errorf("after prune, containers are left:\n%s\nprune said:\n%s", ps, out)

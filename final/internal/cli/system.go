@@ -47,7 +47,7 @@ func (e *env) prune() error {
 }
 
 // sweepLeftovers removes what belongs to no container folder: address
-// allocations (with their published ports), NAT tables, cgroups and what
+// allocations, published ports, NAT tables, cgroups and what
 // networks whose file was deleted left behind, then the parent cgroup
 // folder if it is empty. A container's folder is made before any of
 // these, so each is listed before the folders are: a container being
@@ -59,6 +59,7 @@ func (e *env) sweepLeftovers() {
 		endpoints[n] = e.networks.Endpoints(n)
 	}
 	tables := e.networks.NATTables()
+	portHolders := e.networks.PortHolders()
 	cgroupIDs := containerCgroups(e.runtime.CgroupParent)
 	owned := e.containers.IDs()
 	for n, eps := range endpoints {
@@ -67,6 +68,12 @@ func (e *env) sweepLeftovers() {
 				e.networks.Detach(n, ep.ID, ep.IP)
 				fmt.Println("released", ep.IP)
 			}
+		}
+	}
+	for _, id := range portHolders { // killed between taking its ports and its address
+		if !owned[id] {
+			e.networks.DetachContainer(id)
+			fmt.Printf("released the ports of %.12s\n", id)
 		}
 	}
 	for _, t := range tables {

@@ -94,3 +94,18 @@ func closeAll(files []*os.File) {
 		f.Close()
 	}
 }
+
+// PortHolders lists the containers that hold host ports of this
+// instance, by ID, each once.
+func (s *Store) PortHolders() []string {
+	files, _ := filepath.Glob(filepath.Join(s.Root, "ports", "*"))
+	seen := map[string]bool{}
+	var ids []string
+	for _, f := range files {
+		if owner, err := os.ReadFile(f); err == nil && !seen[string(owner)] {
+			seen[string(owner)] = true
+			ids = append(ids, string(owner))
+		}
+	}
+	return ids
+}
