@@ -23,6 +23,9 @@ trap 'cleanup' EXIT
 cleanup() {
 	runc --root "$work/state/runc" delete -f bench-runc >/dev/null 2>&1 || true
 	umount "$work/mntns" 2>/dev/null || true
+	# The bridge, its nftables table and the cgroup parent are the host's,
+	# named after this run's data root: take them down.
+	bin/skiff --root "$work/state/skiff" --data-root "$work/lib" network rm bridge >/dev/null 2>&1 || true
 	bin/skiff --root "$work/state/skiff" --data-root "$work/lib" system prune >/dev/null 2>&1 || true
 	umount "$work/state" 2>/dev/null || true
 	rm -rf "$work"
