@@ -56,6 +56,8 @@ func TestBadInput(t *testing.T) {
 		{"run", "-u", "1:x", "busybox", "true"},
 		{"run", "-w", "relative", "busybox", "true"},
 		{"run", "--hostname", "bad name", "busybox", "true"},
+		{"run", "--hostname", "web-", "busybox", "true"},
+		{"run", "--hostname", strings.Repeat("h", 65), "busybox", "true"},
 		{"run", "--name", "bad/name", "busybox", "true"},
 		{"run", "--name", "taken", "busybox", "true"},
 		{"run", "-e", "=x", "busybox", "true"},

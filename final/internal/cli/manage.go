@@ -56,7 +56,7 @@ func psCommand() *cli.Command {
 	}
 }
 
-func describeStatus(c *container.Container, status string) string {
+func describeStatus(c *container.Container, status container.Status) string {
 	switch status {
 	case container.Running:
 		return "Up " + since(c.State.StartedAt)
@@ -256,7 +256,7 @@ func eachContainer(cmd *cli.Command, e *env, f func(*container.Container) error)
 type inspection struct {
 	ID      string           `json:"id"`
 	Name    string           `json:"name"`
-	Status  string           `json:"status"`
+	Status  container.Status `json:"status"`
 	Broken  string           `json:"broken,omitempty"` // why its files cannot be read
 	Config  container.Config `json:"config"`
 	State   container.State  `json:"state"`

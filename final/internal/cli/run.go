@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,9 +113,7 @@ func (e *env) configOf(cmd *cli.Command, img resolved) (cfg container.Config, er
 	if cfg.Process, err = processFromFlags(cmd, img.config, img.layers); err != nil {
 		return cfg, err
 	}
-	if cfg.Hostname = cmd.String("hostname"); cfg.Hostname != "" && !validHostname().MatchString(cfg.Hostname) {
-		return cfg, fmt.Errorf("invalid hostname %q", cfg.Hostname)
-	}
+	cfg.Hostname = cmd.String("hostname")
 	for _, spec := range cmd.StringSlice("volume") {
 		m, err := parseVolume(spec)
 		if err != nil {
@@ -141,10 +138,6 @@ func (e *env) configOf(cmd *cli.Command, img resolved) (cfg container.Config, er
 	}
 	return cfg, nil
 }
-
-var validHostname = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})?)*$`)
-})
 
 // resolved is the root filesystem a container runs from.
 type resolved struct {
@@ -204,18 +197,12 @@ func processFromFlags(cmd *cli.Command, img image.Config, layers []string) (spec
 	if cmd.Args().Len() > 1 {
 		p.Args = append(append([]string{}, img.Entrypoint...), cmd.Args().Slice()[1:]...)
 	}
-	if len(p.Args) == 0 {
-		return p, errors.New("no command given, and the image has none")
-	}
 	p.Env = mergeEnv([]string{defaultPath, "HOME=/root"}, img.Env)
 	if p.Terminal {
 		p.Env = mergeEnv(p.Env, []string{"TERM=xterm"})
 	}
 	var flagEnv []string
 	for _, kv := range cmd.StringSlice("env") {
-		if kv == "" || strings.HasPrefix(kv, "=") {
-			return p, fmt.Errorf("invalid environment variable %q: want KEY=VALUE", kv)
-		}
 		if !strings.Contains(kv, "=") {
 			kv += "=" + os.Getenv(kv)
 		}
@@ -226,9 +213,6 @@ func processFromFlags(cmd *cli.Command, img image.Config, layers []string) (spec
 		p.Cwd = img.WorkingDir
 	}
 	if w := cmd.String("workdir"); w != "" {
-		if !filepath.IsAbs(w) {
-			return p, fmt.Errorf("invalid working folder %q: want an absolute path", w)
-		}
 		p.Cwd = w
 	}
 	user := img.User
@@ -337,12 +321,6 @@ func parseVolume(spec string) (specs.Mount, error) {
 		}
 		m.Options = append(m.Options, parts[2])
 	}
-	if m.Destination == "/" {
-		return m, fmt.Errorf("invalid volume %q: cannot mount over the container's root", spec)
-	}
-	if m.Destination == "/proc" || strings.HasPrefix(m.Destination, "/proc/") {
-		return m, fmt.Errorf("invalid volume %q: /proc is the container's own, for its PID namespace", spec)
-	}
 	if _, err := os.Stat(m.Source); err != nil {
 		return m, fmt.Errorf("invalid volume %q: %w", spec, err)
 	}
@@ -361,7 +339,7 @@ func limitsFromFlags(cmd *cli.Command) (cgroups.Resources, error) {
 		}
 		r.Memory = bytes
 	}
-	return r, r.Validate(runtime.NumCPU())
+	return r, nil
 }
 
 var sizePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?i)(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$`) })
@@ -385,17 +363,19 @@ func parseSize(s string) (int64, error) {
 }
 
 func (e *env) networkFromFlags(cmd *cli.Command) (container.NetworkConfig, error) {
-	n := container.NetworkConfig{Mode: "bridge", Name: network.DefaultName}
+	n := container.NetworkConfig{Mode: container.BridgeNetwork, Name: network.DefaultName}
 	switch mode := cmd.String("network"); {
 	case mode == "bridge" || mode == "":
-	case mode == "none" || mode == "host":
-		n.Mode, n.Name = mode, ""
+	case mode == "none":
+		n.Mode, n.Name = container.NoNetwork, ""
+	case mode == "host":
+		n.Mode, n.Name = container.HostNetwork, ""
 	case strings.HasPrefix(mode, "container:"):
 		id, err := e.sharedWith("network", mode)
 		if err != nil {
 			return n, err
 		}
-		n.Mode, n.Name, n.Join = "container", "", id
+		n.Mode, n.Name, n.Join = container.ContainerNetwork, "", id
 	default:
 		if _, err := e.networks.Get(mode); err != nil {
 			return n, err
@@ -403,17 +383,9 @@ func (e *env) networkFromFlags(cmd *cli.Command) (container.NetworkConfig, error
 		n.Name = mode
 	}
 	for _, spec := range cmd.StringSlice("publish") {
-		if n.Mode != "bridge" {
-			return n, fmt.Errorf("-p %s: publishing ports needs a bridge network, not --network %s", spec, cmd.String("network"))
-		}
 		p, err := container.ParsePort(spec)
 		if err != nil {
 			return n, err
-		}
-		for _, other := range n.Ports {
-			if other.Host == p.Host {
-				return n, fmt.Errorf("-p %s: host port %d is published twice", spec, p.Host)
-			}
 		}
 		n.Ports = append(n.Ports, p)
 	}

@@ -39,13 +39,27 @@ type Config struct {
 
 // NetworkConfig is the container's network.
 type NetworkConfig struct {
-	Mode  string `json:"mode"`            // bridge, none, host or container
-	Name  string `json:"name,omitempty"`  // the bridge network, "bridge" by default
-	Join  string `json:"join,omitempty"`  // the container ID, in container mode
-	Ports []Port `json:"ports,omitempty"` // -p HOST:CTR
+	Mode  NetworkMode `json:"mode"`
+	Name  string      `json:"name,omitempty"`  // the bridge network, "bridge" by default
+	Join  string      `json:"join,omitempty"`  // the container ID, in container mode
+	Ports []Port      `json:"ports,omitempty"` // -p HOST:CTR
 }
 
-// Port is one published TCP port.
+// NetworkMode is how a container is networked: Docker's --network.
+type NetworkMode string
+
+const (
+	BridgeNetwork    NetworkMode = "bridge"    // a network namespace on a bridge network
+	NoNetwork        NetworkMode = "none"      // a network namespace with lo alone
+	HostNetwork      NetworkMode = "host"      // the host's network namespace
+	ContainerNetwork NetworkMode = "container" // another container's network namespace (Join)
+)
+
+// OwnNamespace tells whether the mode gives the container a network
+// namespace of its own.
+func (m NetworkMode) OwnNamespace() bool { return m == BridgeNetwork || m == NoNetwork }
+
+// Port is one published TCP port: a host port DNATed to the container's.
 type Port struct {
 	Host      uint16 `json:"host"`
 	Container uint16 `json:"container"`
@@ -62,18 +76,20 @@ func ParsePort(spec string) (Port, error) {
 	return Port{uint16(h), uint16(c)}, nil
 }
 
-// Statuses, as docker ps shows them.
+// Status is a container's status, as docker ps shows it.
+type Status string
+
 const (
-	Created = "created"
-	Running = "running"
-	Exited  = "exited"
-	Dead    = "dead"   // its runtime died: before starting it, or it was killed unseen
-	Broken  = "broken" // its files cannot be read
+	Created Status = "created"
+	Running Status = "running"
+	Exited  Status = "exited"
+	Dead    Status = "dead"   // its runtime died: before starting it, or it was killed unseen
+	Broken  Status = "broken" // its files cannot be read
 )
 
 // State is what happened to the container so far.
 type State struct {
-	Status   string `json:"status"`
+	Status   Status `json:"status"`
 	Pid      int    `json:"pid,omitempty"`      // host PID of the container's first process
 	PidStart uint64 `json:"pidStart,omitempty"` // its start time, to tell a reused PID
 	// The monitor: the process that starts the container, waits for it

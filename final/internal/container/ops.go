@@ -12,7 +12,7 @@ import (
 // says what the runtime last recorded; if the runtime or its monitor was
 // killed, the process may be gone although the file says "running", and a
 // container whose monitor died before starting it stays "created".
-func (c *Container) Status() string {
+func (c *Container) Status() Status {
 	switch {
 	case c.Broken != "":
 		return Broken

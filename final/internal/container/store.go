@@ -59,14 +59,12 @@ type Container struct {
 // Path is a file in the container's folder.
 func (c *Container) Path(name string) string { return filepath.Join(c.Dir, name) }
 
-var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`) })
-
 // Create gives a new container an ID, a unique name and its folder. The
 // calling process owns the container until it exits or hands the owner
 // lock on (OwnerFile).
 func (s *Store) Create(cfg Config) (*Container, error) {
-	if cfg.Name != "" && !validName().MatchString(cfg.Name) {
-		return nil, fmt.Errorf("invalid container name %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters", cfg.Name)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	unlock, err := s.lock()
 	if err != nil {

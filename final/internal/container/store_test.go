@@ -13,11 +13,11 @@ import (
 // gone; one whose owner lives is not.
 func TestBrokenContainersAreListed(t *testing.T) {
 	s := &Store{Root: t.TempDir()}
-	alive, err := s.Create(Config{Name: "alive"})
+	alive, err := s.Create(valid("alive"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dead, err := s.Create(Config{Name: "dead"})
+	dead, err := s.Create(valid("dead"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,10 +68,10 @@ func TestBrokenContainersAreListed(t *testing.T) {
 
 func TestCreateNeedsAUniqueName(t *testing.T) {
 	s := &Store{Root: t.TempDir()}
-	if _, err := s.Create(Config{Name: "web"}); err != nil {
+	if _, err := s.Create(valid("web")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Create(Config{Name: "web"}); err == nil {
+	if _, err := s.Create(valid("web")); err == nil {
 		t.Error("a second container named web was created")
 	}
 	if info, err := os.Stat(filepath.Join(s.Root, "containers")); err != nil || info.Mode().Perm() != 0o700 {

@@ -63,7 +63,7 @@ func run(dir string, errs *os.File) error {
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 		return fmt.Errorf("sethostname %s: %w", cfg.Hostname, err)
 	}
-	if cfg.Network.Mode == "none" || cfg.Network.Mode == "bridge" { // a namespace of its own
+	if cfg.Network.Mode.OwnNamespace() {
 		if err := loopbackUp(); err != nil {
 			return err
 		}

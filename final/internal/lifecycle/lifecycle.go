@@ -155,17 +155,13 @@ func (r *Runtime) setUpOutside(c *container.Container, p *Process) error {
 		}
 	}
 	switch c.Config.Network.Mode {
-	case "bridge":
+	case container.BridgeNetwork:
 		n, err := r.Networks.Get(c.Config.Network.Name)
 		if err != nil {
 			return err
 		}
-		var ports []network.Port
-		for _, p := range c.Config.Network.Ports {
-			ports = append(ports, network.Port{Host: p.Host, Container: p.Container})
-		}
 		ep := network.Endpoint{ID: c.Config.ID, Name: c.Config.Name, HostsFile: c.Path("hosts")}
-		a, err := r.Networks.Attach(n, c.State.Pid, ep, ports)
+		a, err := r.Networks.Attach(n, c.State.Pid, ep, c.Config.Network.Ports)
 		if err != nil {
 			return err
 		}
@@ -206,7 +202,7 @@ func (r *Runtime) Cleanup(c *container.Container) {
 	switch {
 	case c.Broken != "": // where it was attached is unknown: look everywhere
 		r.Networks.DetachContainer(c.Config.ID)
-	case c.Config.Network.Mode == "bridge":
+	case c.Config.Network.Mode == container.BridgeNetwork:
 		if n, err := r.Networks.Get(c.Config.Network.Name); err == nil {
 			r.Networks.Detach(n, c.Config.ID, c.State.IP)
 		}
@@ -242,7 +238,7 @@ func cloneFlags(cfg container.Config) uintptr {
 	if cfg.PID == "" {
 		flags |= unix.CLONE_NEWPID
 	}
-	if cfg.Network.Mode == "bridge" || cfg.Network.Mode == "none" {
+	if cfg.Network.Mode.OwnNamespace() {
 		flags |= unix.CLONE_NEWNET
 	}
 	return flags
@@ -280,7 +276,7 @@ func (r *Runtime) writeInitLayer(c *container.Container) error {
 	}
 	if _, err := os.Stat(c.Path("hosts")); err != nil {
 		files["hosts"] = fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", c.Config.Hostname)
-		if c.Config.Network.Mode == "host" {
+		if c.Config.Network.Mode == container.HostNetwork {
 			host, _ := os.ReadFile("/etc/hosts")
 			files["hosts"] = string(host)
 		}

@@ -8,10 +8,12 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"skiff/internal/container"
 )
 
 // Port is one published TCP port.
-type Port struct{ Host, Container uint16 }
+type Port = container.Port
 
 // A published port is taken twice: in this instance's folder, where the
 // file names the container that holds it, and on the host, by a socket
