@@ -547,24 +547,6 @@ func monitorAction(ctx context.Context, cmd *cli.Command, e *env) error {
 		return err
 	}
 	c.Adopt(owner)
-	c.SetMonitor()
-	if err := c.SaveState(); err != nil {
-		fmt.Fprintf(ready, "%d %v", container.ExitRuntime, err)
-		return err
-	}
-	p, err := e.runtime.Start(c, lifecycle.IO{Stdout: os.Stdout, Stderr: os.Stderr})
-	if err != nil {
-		fmt.Fprintf(ready, "%d %v", container.StatusOf(err), err)
-		if c.Config.AutoRemove {
-			e.containers.Remove(c)
-		}
-		return nil
-	}
-	ready.Write([]byte("ok"))
-	ready.Close()
-	if p.Master != nil {
-		go io.Copy(os.Stdout, p.Master)
-	}
-	e.runtime.Wait(c, p)
+	e.runtime.Monitor(c, ready, os.Stdout)
 	return nil
 }

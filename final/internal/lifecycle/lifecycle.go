@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -173,10 +172,8 @@ func (r *Runtime) setUpOutside(c *container.Container, p *Process) error {
 // Wait waits for the container's command to end, records how it ended and
 // cleans up. It returns the exit status.
 func (r *Runtime) Wait(c *container.Container, p *Process) int {
-	p.cmd.Wait()
+	status := p.WaitStatus()
 	p.network.Close() // before Cleanup frees the ports for others
-	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	status := container.WaitStatusCode(unix.WaitStatus(ws))
 	c.State.OOMKilled = p.cgroup.OOMKills() > 0
 	r.Cleanup(c)
 	if c.Config.AutoRemove { // nothing to record: the folder goes
