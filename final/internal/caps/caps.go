@@ -11,9 +11,9 @@ import (
 // in the container keeps these; every other one (CAP_SYS_ADMIN to mount,
 // CAP_SYS_TIME to set the host's clock, CAP_SYS_MODULE...) is dropped from
 // the bounding set, so the command cannot have it after exec. Docker keeps
-// CAP_MKNOD because its device allowlist (the devices cgroup, or an eBPF
-// program on v2) stops the nodes that matter; skiff has no allowlist, so
-// a container that could mknod could open the host's disks or /dev/kmsg.
+// CAP_MKNOD and lets its device allowlist stop the nodes that matter;
+// skiff has the same allowlist (package cgroups/devices) and drops
+// CAP_MKNOD as well: two locks on the host's disks and /dev/kmsg.
 var keptCapabilities = map[uintptr]bool{
 	unix.CAP_CHOWN: true, unix.CAP_DAC_OVERRIDE: true, unix.CAP_FSETID: true, unix.CAP_FOWNER: true,
 	unix.CAP_NET_RAW: true, unix.CAP_SETGID: true, unix.CAP_SETUID: true,
