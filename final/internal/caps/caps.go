@@ -34,3 +34,23 @@ func Drop() error {
 	}
 	return nil
 }
+
+// Kept lists the capabilities a container keeps by name, as the OCI
+// runtime spec writes them ("CAP_CHOWN"), in the order of their numbers.
+func Kept() []string {
+	var names []string
+	for c := uintptr(0); c <= unix.CAP_LAST_CAP; c++ {
+		if keptCapabilities[c] {
+			names = append(names, capNames[c])
+		}
+	}
+	return names
+}
+
+var capNames = map[uintptr]string{
+	unix.CAP_CHOWN: "CAP_CHOWN", unix.CAP_DAC_OVERRIDE: "CAP_DAC_OVERRIDE", unix.CAP_FSETID: "CAP_FSETID",
+	unix.CAP_FOWNER: "CAP_FOWNER", unix.CAP_NET_RAW: "CAP_NET_RAW", unix.CAP_SETGID: "CAP_SETGID",
+	unix.CAP_SETUID: "CAP_SETUID", unix.CAP_SETFCAP: "CAP_SETFCAP", unix.CAP_SETPCAP: "CAP_SETPCAP",
+	unix.CAP_NET_BIND_SERVICE: "CAP_NET_BIND_SERVICE", unix.CAP_SYS_CHROOT: "CAP_SYS_CHROOT",
+	unix.CAP_KILL: "CAP_KILL", unix.CAP_AUDIT_WRITE: "CAP_AUDIT_WRITE",
+}

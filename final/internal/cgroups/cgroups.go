@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -58,6 +59,35 @@ type Manager interface {
 	OOMKills() uint64
 	// Destroy kills any process left in the cgroup and removes it.
 	Destroy() error
+}
+
+// DefaultDevices is Docker's default device allowlist: after "deny everything",
+// the few harmless character devices every program expects, the
+// terminals, and mknod of any node (CAP_MKNOD is dropped anyway; a node
+// made in the container still cannot be opened unless allowed here).
+var DefaultDevices = []specs.LinuxDeviceCgroup{
+	{Allow: false, Access: "rwm"},         // a: everything else is denied
+	{Allow: true, Type: "c", Access: "m"}, // c *:* m
+	{Allow: true, Type: "b", Access: "m"}, // b *:* m
+	char(1, 3),                            // null
+	char(1, 5),                            // zero
+	char(1, 7),                            // full
+	char(1, 8),                            // random
+	char(1, 9),                            // urandom
+	char(5, 0),                            // tty
+	char(5, 1),                            // console
+	char(5, 2),                            // ptmx
+	char(136, -1),                         // pts/N: any minor
+}
+
+// char allows all access to a character device, to all of its minors if
+// minor < 0.
+func char(major, minor int64) specs.LinuxDeviceCgroup {
+	r := specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Access: "rwm"}
+	if minor >= 0 {
+		r.Minor = &minor
+	}
+	return r
 }
 
 // Version tells the host's layout: 2 when /sys/fs/cgroup is the unified
@@ -133,7 +163,14 @@ func (r Resources) Validate(numCPU int) error {
 
 const cpuPeriod = 100000 // µs
 
-func cpuQuota(cpus float64) string { return strconv.Itoa(int(cpus*cpuPeriod + 0.5)) }
+// CPUQuota is a CPU limit as the scheduler takes it: quota µs of CPU time
+// in each period of 100 ms.
+func CPUQuota(cpus float64) (quota int64, period uint64) { return int64(cpus*cpuPeriod + 0.5), cpuPeriod }
+
+func cpuQuota(cpus float64) string {
+	quota, _ := CPUQuota(cpus)
+	return strconv.FormatInt(quota, 10)
+}
 
 func writeFile(dir, name, value string) error {
 	path := filepath.Join(dir, name)

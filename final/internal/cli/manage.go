@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
 
@@ -265,9 +266,10 @@ type inspection struct {
 		Gateway string `json:"gateway,omitempty"`
 		Network string `json:"network,omitempty"`
 	} `json:"network"`
-	Cgroup []string `json:"cgroup"`
-	Mounts []string `json:"mounts"`
-	Dir    string   `json:"dir"`
+	Cgroup []string    `json:"cgroup"`
+	Mounts []string    `json:"mounts"`
+	Dir    string      `json:"dir"`
+	Spec   *specs.Spec `json:"spec,omitempty"` // the configuration as an OCI runtime spec
 }
 
 func inspectCommand() *cli.Command {
@@ -282,6 +284,9 @@ func inspectCommand() *cli.Command {
 			}
 			out := inspection{ID: c.Config.ID, Name: c.Config.Name, Status: c.Status(), Broken: c.Broken, Config: c.Config, State: c.State,
 				Cgroup: c.State.Cgroup, Dir: c.Dir}
+			if c.ConfigKnown() {
+				out.Spec = e.runtime.Spec(c)
+			}
 			out.Network.IP, out.Network.Network = c.State.IP, c.Config.Network.Name
 			if n, err := e.networks.Get(c.Config.Network.Name); err == nil && c.State.IP != "" {
 				out.Network.Gateway = n.Gateway

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"skiff/internal/cgroups"
@@ -78,7 +79,7 @@ func (r *Runtime) start(c *container.Container, stdio IO) (_ *Process, err error
 	if err := cg.Set(c.Config.Limits); err != nil {
 		return nil, err
 	}
-	if err := devices.Set(cg, devices.Default); err != nil {
+	if err := devices.Set(cg, cgroups.DefaultDevices); err != nil {
 		return nil, err
 	}
 	join, err := r.sharedNamespaces(c)
@@ -262,6 +263,23 @@ func (r *Runtime) sharedNamespaces(c *container.Container) ([]nsenter.Namespace,
 		}
 	}
 	return join, nil
+}
+
+// Spec is the container's configuration as an OCI runtime spec (see
+// container.Config.Spec), with the namespaces it joins as paths while the
+// containers that own them run.
+func (r *Runtime) Spec(c *container.Container) *specs.Spec {
+	joined := map[specs.LinuxNamespaceType]string{}
+	for kind, id := range map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: c.Config.Network.Join,
+		specs.IPCNamespace: c.Config.IPC, specs.PIDNamespace: c.Config.PID} {
+		if id == "" {
+			continue
+		}
+		if other, err := r.Store.Get(id); err == nil && other.State.Alive() {
+			joined[kind] = container.JoinPath(other.State.Pid, kind)
+		}
+	}
+	return c.Config.Spec(c.Dir, r.CgroupParent+"/"+c.Config.ID, joined)
 }
 
 // writeInitLayer writes the container's own /etc/hostname, /etc/hosts and

@@ -197,19 +197,19 @@ func mountDev(dev string) error {
 	return mount("mqueue", filepath.Join(dev, "mqueue"), "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 }
 
-// maskedPaths hide host information and knobs in /proc, as Docker does:
+// MaskedPaths hide host information and knobs in /proc, as Docker does:
 // files are covered with /dev/null, folders with an empty read-only tmpfs.
-var maskedPaths = []string{
+var MaskedPaths = []string{
 	"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/acpi", "/proc/scsi", "/sys/firmware",
 }
 
-// readOnlyPaths can be read but not written: kernel tunables of the host.
-var readOnlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+// ReadOnlyPaths can be read but not written: kernel tunables of the host.
+var ReadOnlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 
 // MaskProc hides and write-protects what /proc and /sys reveal of the
 // host, once the container's root is the root.
 func MaskProc() error {
-	for _, path := range maskedPaths {
+	for _, path := range MaskedPaths {
 		info, err := os.Stat(path)
 		if err != nil {
 			continue // not on this kernel
@@ -223,7 +223,7 @@ func MaskProc() error {
 			return fmt.Errorf("mask %s: %w", path, err)
 		}
 	}
-	for _, path := range readOnlyPaths {
+	for _, path := range ReadOnlyPaths {
 		if _, err := os.Stat(path); err != nil {
 			continue
 		}

@@ -27,35 +27,6 @@ import (
 	"skiff/internal/cgroups"
 )
 
-// Default is Docker's default device allowlist: after "deny everything",
-// the few harmless character devices every program expects, the
-// terminals, and mknod of any node (CAP_MKNOD is dropped anyway; a node
-// made in the container still cannot be opened unless allowed here).
-var Default = []specs.LinuxDeviceCgroup{
-	{Allow: false, Access: "rwm"},         // a: everything else is denied
-	{Allow: true, Type: "c", Access: "m"}, // c *:* m
-	{Allow: true, Type: "b", Access: "m"}, // b *:* m
-	char(1, 3),                            // null
-	char(1, 5),                            // zero
-	char(1, 7),                            // full
-	char(1, 8),                            // random
-	char(1, 9),                            // urandom
-	char(5, 0),                            // tty
-	char(5, 1),                            // console
-	char(5, 2),                            // ptmx
-	char(136, -1),                         // pts/N: any minor
-}
-
-// char allows all access to a character device, to all of its minors if
-// minor < 0.
-func char(major, minor int64) specs.LinuxDeviceCgroup {
-	r := specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Access: "rwm"}
-	if minor >= 0 {
-		r.Minor = &minor
-	}
-	return r
-}
-
 // Set limits the processes of cg to the device nodes that rules allow, in
 // the OCI runtime spec's form (linux.resources.devices): the last rule
 // that matches a device decides; a device no rule matches is denied.

@@ -9,6 +9,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"skiff/internal/cgroups"
 )
 
 func num(n int64) *int64 { return &n }
@@ -16,7 +18,7 @@ func num(n int64) *int64 { return &n }
 var (
 	denyAll  = specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
 	allowAll = specs.LinuxDeviceCgroup{Allow: true, Type: "a"}
-	null     = char(1, 3)
+	null     = specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: num(1), Minor: num(3), Access: "rwm"}
 	nullNoW  = specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: num(1), Minor: num(3), Access: "w"}
 )
 
@@ -39,7 +41,7 @@ func TestDeviceFilterDecides(t *testing.T) {
 		allow []access
 		deny  []access
 	}{
-		{"docker's", Default,
+		{"docker's", cgroups.DefaultDevices,
 			[]access{{bpfDevChar, rw, 1, 3}, {bpfDevChar, read, 1, 9}, {bpfDevChar, rw, 5, 2}, {bpfDevChar, rw, 136, 7},
 				{bpfDevChar, mknod, 1, 11}, {bpfDevBlock, mknod, 8, 0}, {bpfDevChar, rw, 5, 0}, {bpfDevChar, rw, 5, 1}},
 			[]access{{bpfDevChar, read, 1, 11}, {bpfDevChar, write, 1, 11}, {bpfDevBlock, read, 8, 0}, {bpfDevBlock, rw, 1, 3},
@@ -116,7 +118,7 @@ func interpret(t *testing.T, program asm.Instructions, a access) uint32 {
 
 func TestDeviceLinesAreDockers(t *testing.T) {
 	var lines []string
-	for _, r := range Default {
+	for _, r := range cgroups.DefaultDevices {
 		lines = append(lines, line(r))
 	}
 	want := "a,c *:* m,b *:* m,c 1:3 rwm,c 1:5 rwm,c 1:7 rwm,c 1:8 rwm,c 1:9 rwm,c 5:0 rwm,c 5:1 rwm,c 5:2 rwm,c 136:* rwm"
@@ -126,7 +128,7 @@ func TestDeviceLinesAreDockers(t *testing.T) {
 }
 
 func TestCheckDevicesRefuses(t *testing.T) {
-	if err := check(Default); err != nil {
+	if err := check(cgroups.DefaultDevices); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []specs.LinuxDeviceCgroup{
@@ -150,7 +152,7 @@ func TestDeviceFilterLoads(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("loading a BPF program takes root")
 	}
-	for _, rules := range [][]specs.LinuxDeviceCgroup{Default, nil, {denyAll, nullNoW, allowAll}, {null, nullNoW}} {
+	for _, rules := range [][]specs.LinuxDeviceCgroup{cgroups.DefaultDevices, nil, {denyAll, nullNoW, allowAll}, {null, nullNoW}} {
 		prog, err := load(rules)
 		if errors.Is(err, ebpf.ErrNotSupported) {
 			t.Skip(err)
@@ -169,7 +171,7 @@ func BenchmarkDeviceFilter(b *testing.B) {
 		b.Skip("loading a BPF program takes root")
 	}
 	for b.Loop() {
-		prog, err := load(Default)
+		prog, err := load(cgroups.DefaultDevices)
 		if err != nil {
 			b.Fatal(err)
 		}

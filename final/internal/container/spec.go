@@ -1,0 +1,105 @@
+package container
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"skiff/internal/caps"
+	"skiff/internal/cgroups"
+	"skiff/internal/rootfs"
+)
+
+// Spec is the container's configuration as an OCI runtime spec, the
+// config.json of a bundle that runc would run: what skiff sets up for it,
+// written the way the spec writes it. dir is the container's folder,
+// cgroupsPath its cgroup (PARENT/ID), and joined the namespaces it joins,
+// by type, as /proc/PID/ns/KIND paths.
+//
+// The root filesystem is skiff's own: the image's layers under the
+// container's writable layer, as an overlay mounted at "/" inside the
+// container's mount namespace (never on the host), and then root.path.
+// An OCI runtime expects root.path mounted already.
+func (cfg *Config) Spec(dir, cgroupsPath string, joined map[specs.LinuxNamespaceType]string) *specs.Spec {
+	process := cfg.Process
+	kept := caps.Kept()
+	process.Capabilities = &specs.LinuxCapabilities{Bounding: kept, Effective: kept, Permitted: kept}
+	return &specs.Spec{
+		Version:  specs.Version,
+		Process:  &process,
+		Root:     &specs.Root{Path: filepath.Join(dir, "merged"), Readonly: cfg.ReadOnly},
+		Hostname: cfg.Hostname,
+		Mounts:   cfg.specMounts(dir),
+		Linux: &specs.Linux{
+			Namespaces:    cfg.specNamespaces(joined),
+			CgroupsPath:   cgroupsPath,
+			Resources:     cfg.specResources(),
+			MaskedPaths:   rootfs.MaskedPaths,
+			ReadonlyPaths: rootfs.ReadOnlyPaths,
+		},
+	}
+}
+
+// specMounts are the mounts in the order init makes them: the overlay
+// root, /proc, /sys and /dev, the volumes, then the init layer's files.
+func (cfg *Config) specMounts(dir string) []specs.Mount {
+	lower := slices.Clone(cfg.Layers)
+	slices.Reverse(lower) // overlayfs wants the topmost first
+	mounts := []specs.Mount{
+		{Destination: "/", Type: "overlay", Source: "overlay", Options: []string{"nodev",
+			"lowerdir=" + strings.Join(lower, ":"), "upperdir=" + filepath.Join(dir, "upper"), "workdir=" + filepath.Join(dir, "work")}},
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "noexec", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+	}
+	mounts = append(mounts, cfg.Mounts...)
+	for _, name := range InitLayerFiles {
+		mounts = append(mounts, specs.Mount{Destination: name, Type: "bind", Source: filepath.Join(dir, filepath.Base(name)), Options: []string{"rbind"}})
+	}
+	return mounts
+}
+
+// specNamespaces are the container's namespaces: new ones, or, for those
+// it shares, the path of the one it joins; with --network host it has
+// none of its own.
+func (cfg *Config) specNamespaces(joined map[specs.LinuxNamespaceType]string) []specs.LinuxNamespace {
+	kinds := []specs.LinuxNamespaceType{specs.MountNamespace, specs.UTSNamespace, specs.IPCNamespace, specs.PIDNamespace}
+	if cfg.Network.Mode != HostNetwork {
+		kinds = append(kinds, specs.NetworkNamespace)
+	}
+	var ns []specs.LinuxNamespace
+	for _, kind := range kinds {
+		ns = append(ns, specs.LinuxNamespace{Type: kind, Path: joined[kind]})
+	}
+	return ns
+}
+
+// specResources are the container's limits and its device allowlist.
+func (cfg *Config) specResources() *specs.LinuxResources {
+	r := &specs.LinuxResources{Devices: cgroups.DefaultDevices}
+	if l := cfg.Limits; l.Memory > 0 {
+		r.Memory = &specs.LinuxMemory{Limit: &l.Memory, Swap: &l.Memory} // memory+swap = memory: no swap
+	}
+	if cpus := cfg.Limits.CPUs; cpus > 0 {
+		quota, period := cgroups.CPUQuota(cpus)
+		r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+	}
+	if pids := cfg.Limits.Pids; pids > 0 {
+		r.Pids = &specs.LinuxPids{Limit: &pids}
+	}
+	return r
+}
+
+// JoinPath is the path a container's namespace of a kind has while its
+// first process, pid, runs: what Spec's joined map holds.
+func JoinPath(pid int, kind specs.LinuxNamespaceType) string {
+	names := map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: "net", specs.IPCNamespace: "ipc",
+		specs.PIDNamespace: "pid", specs.MountNamespace: "mnt", specs.UTSNamespace: "uts"}
+	return fmt.Sprintf("/proc/%d/ns/%s", pid, names[kind])
+}

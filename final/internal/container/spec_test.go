@@ -1,0 +1,67 @@
+package container
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"skiff/internal/cgroups"
+)
+
+func TestSpec(t *testing.T) {
+	cfg := valid("web")
+	cfg.Hostname, cfg.ReadOnly = "web", true
+	cfg.Layers = []string{"/l/base", "/l/top"}
+	cfg.Mounts = []Mount{{Source: "/srv", Destination: "/data", Type: "bind", Options: []string{"rbind", "ro"}}}
+	cfg.Limits = cgroups.Resources{Memory: 64 << 20, CPUs: 0.5, Pids: 20}
+	cfg.Network = NetworkConfig{Mode: ContainerNetwork, Join: "other"}
+	spec := cfg.Spec("/run/skiff/containers/ID", "skiff/ID", map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: "/proc/7/ns/net"})
+
+	data, err := json.Marshal(spec) // what a runtime reads back
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back specs.Spec
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Version != specs.Version || back.Hostname != "web" || !back.Root.Readonly || back.Root.Path != "/run/skiff/containers/ID/merged" {
+		t.Errorf("version, hostname or root: %s %s %+v", back.Version, back.Hostname, back.Root)
+	}
+	var dests []string
+	for _, m := range back.Mounts {
+		dests = append(dests, m.Destination)
+	}
+	want := []string{"/", "/proc", "/sys", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/data", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
+	if !slices.Equal(dests, want) {
+		t.Errorf("mounts in the order %v, want %v", dests, want)
+	}
+	if overlay := back.Mounts[0].Options; !slices.Contains(overlay, "lowerdir=/l/top:/l/base") || !slices.Contains(overlay, "nodev") {
+		t.Errorf("the overlay's options %v: want the top layer first, and nodev", overlay)
+	}
+	for _, ns := range back.Linux.Namespaces {
+		if (ns.Path != "") != (ns.Type == specs.NetworkNamespace) {
+			t.Errorf("namespace %s has path %q: only the network is joined", ns.Type, ns.Path)
+		}
+	}
+	bounding := back.Process.Capabilities.Bounding
+	if len(bounding) != 13 || slices.Contains(bounding, "CAP_MKNOD") || slices.Contains(bounding, "CAP_SYS_ADMIN") || !slices.Contains(bounding, "CAP_CHOWN") {
+		t.Errorf("bounding capabilities %v: want Docker's 14 less CAP_MKNOD", bounding)
+	}
+	r := back.Linux.Resources
+	if *r.Memory.Limit != 64<<20 || *r.CPU.Quota != 50000 || *r.CPU.Period != 100000 || *r.Pids.Limit != 20 || len(r.Devices) != len(cgroups.DefaultDevices) {
+		t.Errorf("resources: %+v", r)
+	}
+	if back.Linux.CgroupsPath != "skiff/ID" || !slices.Contains(back.Linux.MaskedPaths, "/proc/kcore") || !slices.Contains(back.Linux.ReadonlyPaths, "/proc/sys") {
+		t.Errorf("cgroups path, masked or read-only paths: %+v", back.Linux)
+	}
+
+	cfg.Network = NetworkConfig{Mode: HostNetwork}
+	for _, ns := range cfg.Spec("/d", "p/ID", nil).Linux.Namespaces {
+		if ns.Type == specs.NetworkNamespace {
+			t.Error("--network host has a network namespace of its own in the spec")
+		}
+	}
+}
