@@ -25,7 +25,6 @@ func TestBadInput(t *testing.T) {
 		{"run", "UPPERCASE"},
 		{"run", "busybox:bad tag"},
 		{"run", "-m", "lots", "busybox", "true"},
-		{"run", "-m", "0", "busybox", "true"},
 		{"run", "-m", "1k", "busybox", "true"},
 		{"run", "--cpus", "-1", "busybox", "true"},
 		{"run", "--cpus", "1000", "busybox", "true"},

@@ -42,6 +42,9 @@ func execAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err := needArgs(cmd, 2, "[flags] NAME COMMAND [ARG...]"); err != nil {
 		return err
 	}
+	if err := needTerminal(cmd); err != nil {
+		return err
+	}
 	waitSignals := catchSignals()
 	c, err := e.containers.Get(cmd.Args().First())
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"skiff/internal/cgroups"
 	"skiff/internal/container"
@@ -64,6 +65,9 @@ func runCommand() *cli.Command {
 
 func runAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err := needArgs(cmd, 1, "[flags] IMAGE|ROOTFS [COMMAND [ARG...]]"); err != nil {
+		return err
+	}
+	if err := needTerminal(cmd); err != nil {
 		return err
 	}
 	var waitSignals func() <-chan os.Signal
@@ -139,6 +143,15 @@ func (e *env) configOf(cmd *cli.Command, img resolved) (cfg container.Config, er
 	return cfg, nil
 }
 
+// needTerminal refuses -it when stdin is not a terminal, as Docker does:
+// the container's terminal would wait forever for keys that never come.
+func needTerminal(cmd *cli.Command) error {
+	if cmd.Bool("tty") && cmd.Bool("interactive") && !term.IsTerminal(int(os.Stdin.Fd())) {
+		return errors.New("the input device is not a TTY: -t needs a terminal on stdin (leave out -t to pipe input)")
+	}
+	return nil
+}
+
 // resolved is the root filesystem a container runs from.
 type resolved struct {
 	name    string
@@ -203,8 +216,12 @@ func processFromFlags(cmd *cli.Command, img image.Config, layers []string) (spec
 	}
 	var flagEnv []string
 	for _, kv := range cmd.StringSlice("env") {
-		if !strings.Contains(kv, "=") {
-			kv += "=" + os.Getenv(kv)
+		if !strings.Contains(kv, "=") { // KEY alone: the host's value, if it has one
+			value, ok := os.LookupEnv(kv)
+			if !ok {
+				continue
+			}
+			kv += "=" + value
 		}
 		flagEnv = append(flagEnv, kv)
 	}
@@ -329,7 +346,7 @@ func parseVolume(spec string) (specs.Mount, error) {
 
 func limitsFromFlags(cmd *cli.Command) (cgroups.Resources, error) {
 	r := cgroups.Resources{CPUs: cmd.Float("cpus"), Pids: int64(cmd.Int("pids-limit"))}
-	if m := cmd.String("memory"); m != "" {
+	if m := cmd.String("memory"); m != "" && m != "0" { // 0: no limit, as in Docker
 		bytes, err := parseSize(m)
 		if err != nil {
 			return r, fmt.Errorf("invalid --memory %q: %w", m, err)
@@ -538,7 +555,9 @@ func monitorCommand() *cli.Command {
 // container with its output going to the log, tells `skiff run -d` how it
 // went, then waits to record the exit status and clean up.
 func monitorAction(ctx context.Context, cmd *cli.Command, e *env) error {
-	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGPIPE)
+	// Caught and dropped, not ignored: an ignored signal stays ignored
+	// across exec, and the container's processes would inherit that.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGPIPE)
 	ready, owner := os.NewFile(3, "ready"), os.NewFile(4, "owner")
 	unix.CloseOnExec(4) // the container's processes must not hold it
 	c, err := e.containers.Get(cmd.Args().First())

@@ -36,8 +36,12 @@ func (c *Container) Kill(sig unix.Signal) error {
 }
 
 // Stop sends SIGTERM, and SIGKILL if the container has not exited after
-// timeout, as `docker stop` does.
+// timeout, as `docker stop` does; a container that is not running is
+// left as it is.
 func (c *Container) Stop(timeout time.Duration) error {
+	if c.Broken == "" && !c.State.Alive() {
+		return nil // stopped already: nothing to do, as for Docker
+	}
 	if err := c.Kill(unix.SIGTERM); err != nil {
 		return err
 	}

@@ -1,0 +1,63 @@
+//go:build vmtest
+
+package test
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDetachedSignalsAreDefault: a detached container's processes start
+// with no signal ignored (the monitor catches the signals it must survive
+// instead of ignoring them, which exec would pass on), so a trap works.
+func TestDetachedSignalsAreDefault(t *testing.T) {
+	detached(t, "hup", "busybox", "sh", "-c", `grep SigIgn /proc/self/status; trap "echo got HUP" HUP; while true; do sleep 0.1; done`)
+	time.Sleep(300 * time.Millisecond)
+	must(t, "kill", "-s", "HUP", "hup")
+	var logs string
+	for try := 0; try < 50 && !strings.Contains(logs, "got HUP"); try++ {
+		time.Sleep(100 * time.Millisecond)
+		logs = must(t, "logs", "hup")
+	}
+	if !strings.Contains(logs, "SigIgn:\t0000000000000000") || !strings.Contains(logs, "got HUP") {
+		t.Errorf("logs of a detached container trapping HUP:\n%s", logs)
+	}
+}
+
+// TestTerminalNeedsATerminal: -it with stdin from a pipe is refused, as
+// Docker refuses it, instead of waiting forever.
+func TestTerminalNeedsATerminal(t *testing.T) {
+	detached(t, "tty-target", "busybox", "sleep", "100")
+	for _, args := range [][]string{{"run", "--rm", "-it", "busybox", "cat"}, {"exec", "-it", "tty-target", "cat"}} {
+		done := make(chan result, 1)
+		go func() { done <- skiffIn(t, []byte("x\n"), args...) }()
+		select {
+		case r := <-done:
+			if r.status != 125 || !strings.Contains(r.stderr, "not a TTY") {
+				t.Errorf("%v with a pipe on stdin: status %d, %q", args, r.status, r.stderr)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%v with a pipe on stdin hangs", args)
+		}
+	}
+}
+
+// TestDockerFlagSemantics: -e KEY takes the host's KEY only if it is set,
+// -m 0 means no limit, and stopping a container that has exited succeeds.
+func TestDockerFlagSemantics(t *testing.T) {
+	os.Unsetenv("SKIFF_TEST_UNSET")
+	os.Setenv("SKIFF_TEST_SET", "from host")
+	out := must(t, "run", "--rm", "-e", "SKIFF_TEST_UNSET", "-e", "SKIFF_TEST_SET", "busybox", "sh", "-c",
+		`echo ${SKIFF_TEST_UNSET-unset}; echo $SKIFF_TEST_SET`)
+	if out != "unset\nfrom host\n" {
+		t.Errorf("-e KEY: %q", out)
+	}
+	must(t, "run", "--rm", "-m", "0", "busybox", "true")
+	must(t, "run", "--name", "finished", "busybox", "true")
+	defer skiff(t, "rm", "finished")
+	if out := must(t, "stop", "finished"); out != "finished\n" {
+		t.Errorf("stop of an exited container printed %q", out)
+	}
+}
