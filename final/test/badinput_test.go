@@ -61,6 +61,7 @@ func TestBadInput(t *testing.T) {
 		{"run", "--name", "taken", "busybox", "true"},
 		{"run", "-e", "=x", "busybox", "true"},
 		{"run", "-d", "-it", "busybox", "sh"},
+		{"run", "-d", "-i", "busybox", "sh"},
 		{"exec"},
 		{"exec", "no-such-container", "sh"},
 		{"exec", "stopped", "sh"},

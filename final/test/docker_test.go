@@ -61,3 +61,26 @@ func TestDockerFlagSemantics(t *testing.T) {
 		t.Errorf("stop of an exited container printed %q", out)
 	}
 }
+
+// TestHostnames: -h NAME is in the container's /etc/hosts on a bridge
+// network too, so that it resolves; --network host keeps the host's name.
+func TestHostnames(t *testing.T) {
+	out := must(t, "run", "--rm", "-h", "myhost", "busybox", "sh", "-c", "grep -w myhost /etc/hosts && ping -c 1 -W 2 myhost >/dev/null && echo resolved")
+	if !strings.HasSuffix(out, "resolved\n") {
+		t.Errorf("-h myhost on a bridge network: %q", out)
+	}
+	host, _ := os.Hostname()
+	if out := must(t, "run", "--rm", "--network", "host", "busybox", "hostname"); out != host+"\n" {
+		t.Errorf("--network host: hostname %q, want the host's %q", out, host)
+	}
+}
+
+// TestExecWorkdirMissing: exec -w of a folder the container lacks blames
+// the folder, with Docker's 126, not the command.
+func TestExecWorkdirMissing(t *testing.T) {
+	detached(t, "wd", "busybox", "sleep", "100")
+	r := skiff(t, "exec", "-w", "/no/such/folder", "wd", "pwd")
+	if r.status != 126 || !strings.Contains(r.stderr, "working folder /no/such/folder") {
+		t.Errorf("exec -w /no/such/folder: status %d, %q", r.status, r.stderr)
+	}
+}

@@ -131,13 +131,16 @@ func (e *env) configOf(cmd *cli.Command, img resolved) (cfg container.Config, er
 	if cfg.Network, err = e.networkFromFlags(cmd); err != nil {
 		return cfg, err
 	}
+	if cfg.Network.Mode == container.HostNetwork && cfg.Hostname == "" {
+		cfg.Hostname, _ = os.Hostname() // the host's network, the host's name, as in Docker
+	}
 	if cfg.IPC, err = e.sharedWith("ipc", cmd.String("ipc")); err != nil {
 		return cfg, err
 	}
 	if cfg.PID, err = e.sharedWith("pid", cmd.String("pid")); err != nil {
 		return cfg, err
 	}
-	if cfg.Process.Terminal && cmd.Bool("detach") && cfg.Interactive {
+	if cmd.Bool("detach") && cfg.Interactive {
 		return cfg, errors.New("-d with -i: a detached container has no stdin to keep open (skiff has no attach)")
 	}
 	return cfg, nil

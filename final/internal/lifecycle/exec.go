@@ -30,6 +30,12 @@ func (r *Runtime) Exec(c *container.Container, p specs.Process, stdio IO) (*Proc
 	if !c.State.Alive() {
 		return nil, fmt.Errorf("container %s is not running", c.Name())
 	}
+	if mode, err := statInRoot(fmt.Sprintf("/proc/%d/root", c.State.Pid), p.Cwd); err != nil || mode&unix.S_IFMT != unix.S_IFDIR {
+		if err == nil {
+			err = unix.ENOTDIR
+		}
+		return nil, &container.StatusError{Code: container.ExitCannotExec, Msg: fmt.Sprintf("exec: working folder %s: %v", p.Cwd, err)}
+	}
 	bin, err := lookPathIn(c.State.Pid, p.Args[0], p.Env)
 	if err != nil {
 		return nil, &container.StatusError{Code: container.ExitStatus(err), Msg: err.Error()}

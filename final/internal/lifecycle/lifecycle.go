@@ -160,7 +160,7 @@ func (r *Runtime) setUpOutside(c *container.Container, p *Process) error {
 		if err != nil {
 			return err
 		}
-		ep := network.Endpoint{ID: c.Config.ID, Name: c.Config.Name, HostsFile: c.Path("hosts")}
+		ep := network.Endpoint{ID: c.Config.ID, Name: c.Config.Name, HostsFile: c.Path("hosts"), Hostname: c.Config.Hostname}
 		a, err := r.Networks.Attach(n, c.State.Pid, ep, c.Config.Network.Ports)
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -304,7 +305,7 @@ func (s *Store) WriteHosts(n *Network) error {
 	var b strings.Builder
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 	for _, ep := range eps {
-		fmt.Fprintf(&b, "%s\t%s %s\n", ep.IP, ep.Name, ep.ID[:12])
+		fmt.Fprintf(&b, "%s\t%s\n", ep.IP, strings.Join(ep.names(), " "))
 	}
 	for _, ep := range eps {
 		if err := rewrite(ep.HostsFile, []byte(b.String())); err != nil {
@@ -332,4 +333,15 @@ func rewrite(file string, data []byte) error {
 		err = closeErr
 	}
 	return err
+}
+
+// names are the names an endpoint answers to, each once.
+func (ep Endpoint) names() []string {
+	var names []string
+	for _, name := range []string{ep.Name, ep.Hostname, ep.ID[:12]} {
+		if name != "" && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names
 }

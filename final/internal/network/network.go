@@ -272,9 +272,11 @@ func nthAddr(ipnet *net.IPNet, n uint32) net.IP {
 	return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v)).To4()
 }
 
-// Endpoint is one address in use on a network.
+// Endpoint is one address in use on a network, and the names it answers
+// to in the hosts files: the container's name, its hostname and the start
+// of its ID.
 type Endpoint struct {
-	IP, ID, Name, HostsFile string
+	IP, ID, Name, HostsFile, Hostname string
 }
 
 func (s *Store) ipsDir(n *Network) string { return filepath.Join(s.Root, n.Name, "ips") }
@@ -286,10 +288,14 @@ func (s *Store) Endpoints(n *Network) []Endpoint {
 	for _, e := range entries {
 		data, err := os.ReadFile(filepath.Join(s.ipsDir(n), e.Name()))
 		fields := strings.Fields(string(data))
-		if err != nil || len(fields) != 3 {
+		if err != nil || len(fields) < 3 || len(fields) > 4 {
 			continue // being written right now
 		}
-		eps = append(eps, Endpoint{IP: e.Name(), ID: fields[0], Name: fields[1], HostsFile: fields[2]})
+		ep := Endpoint{IP: e.Name(), ID: fields[0], Name: fields[1], HostsFile: fields[2]}
+		if len(fields) == 4 { // skiffs before hostnames wrote three fields
+			ep.Hostname = fields[3]
+		}
+		eps = append(eps, ep)
 	}
 	return eps
 }
@@ -313,7 +319,7 @@ func (s *Store) allocate(n *Network, ep Endpoint) (net.IP, error) {
 		if err != nil {
 			return nil, err
 		}
-		_, err = fmt.Fprintf(f, "%s %s %s\n", ep.ID, ep.Name, ep.HostsFile)
+		_, err = fmt.Fprintf(f, "%s %s %s %s\n", ep.ID, ep.Name, ep.HostsFile, ep.Hostname)
 		f.Close()
 		return ip, err
 	}
