@@ -6,7 +6,7 @@
 // On disk, under ROOT/networks (ROOT is the data root, /var/lib/skiff):
 //
 //	NAME.json        the network: bridge, subnet, gateway
-//	NAME/ips/ADDR    one file per address in use: "ID NAME HOSTSFILE"
+//	NAME/ips/ADDR    one file per address in use: "ID NAME HOSTSFILE HOSTNAME"
 //	ports/PORT       one file per published host port: the container's ID
 //
 // Several instances of skiff, each with a data root of its own, can share
