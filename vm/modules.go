@@ -11,9 +11,12 @@ import (
 
 // wantedModules are the kernel features the lessons need that Debian builds
 // as modules: overlay (lesson 06), veth and bridge (lesson 07), nftables
-// NAT and masquerade (lesson 07 and skiff).
+// NAT and masquerade (lesson 07 and skiff). br_netfilter is there because
+// hosts that run Docker have it: bridged packets then pass the netfilter
+// hooks too, which is what makes hairpin mode matter for a container
+// that reaches its own published port.
 var wantedModules = []string{
-	"overlay", "veth", "bridge", "nf_tables", "nft_chain_nat", "nft_nat", "nft_masq", "nft_ct", "nft_fib_ipv4",
+	"overlay", "veth", "bridge", "br_netfilter", "nf_tables", "nft_chain_nat", "nft_nat", "nft_masq", "nft_ct", "nft_fib_ipv4",
 }
 
 // softdepAliases picks the implementation for a module's "softdep: pre:"

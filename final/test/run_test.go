@@ -392,6 +392,11 @@ func TestPublishedPort(t *testing.T) {
 			t.Errorf("GET %s = %q", url, body)
 		}
 	}
+	// The container reaches its own published port through the host
+	// (hairpin mode on its bridge port), as other containers do.
+	if out := must(t, "exec", "pub", "wget", "-q", "-O", "-", "http://10.77.0.1:8081/"); out != "published\n" {
+		t.Errorf("the container through its own published port: %q", out)
+	}
 	if !hasGuardChain(t) {
 		t.Error("no guard chain: route_localnet would open the host's loopback to containers")
 	}

@@ -57,7 +57,7 @@ func (s *Store) Attach(n *Network, pid int, ep Endpoint, ports []Port) (*Attachm
 	}
 	a := &Attachment{IP: ip.String(), HostVeth: "veth" + ep.ID[:8], ports: held}
 	steps := []func() error{
-		func() error { return createVeth(a.HostVeth, bridge, pid) },
+		func() error { return createVeth(a.HostVeth, bridge, pid, len(ports) > 0) },
 		func() error { return configureInside(pid, ip, n) },
 		func() error { return s.addPortRules(ep.ID, ip, ports) },
 		func() error { return s.WriteHosts(n) },
@@ -250,7 +250,7 @@ func linkIndex(name string) (int, error) {
 // createVeth makes the pair with eth0 created straight inside the
 // container's namespace (moving a link costs an RCU grace period), and
 // its host end up.
-func createVeth(hostVeth string, bridge int, pid int) error {
+func createVeth(hostVeth string, bridge int, pid int, hairpin bool) error {
 	veth := &netlink.Veth{
 		LinkAttrs:     netlink.LinkAttrs{Name: hostVeth, MasterIndex: bridge, Flags: net.FlagUp},
 		PeerName:      "eth0",
@@ -258,6 +258,19 @@ func createVeth(hostVeth string, bridge int, pid int) error {
 	}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return fmt.Errorf("ip link add %s up type veth peer eth0 netns %d, on the bridge of index %d: %w", hostVeth, pid, bridge, err)
+	}
+	if !hairpin {
+		return nil
+	}
+	// A container that reaches its own published port through the host
+	// sends packets that the DNAT turns back to it: the bridge must be
+	// allowed to send a frame out of the port it came in by.
+	link, err := netlink.LinkByName(hostVeth)
+	if err == nil {
+		err = netlink.LinkSetHairpin(link, true)
+	}
+	if err != nil {
+		return fmt.Errorf("bridge link set dev %s hairpin on: %w", hostVeth, err)
 	}
 	return nil
 }
