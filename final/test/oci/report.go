@@ -193,7 +193,10 @@ func (r *Report) Table() string {
 		fmt.Fprintln(w, strings.Join(row, "\t"))
 	}
 	w.Flush()
-	b.WriteString("\nfail: error = an error diagnostic and no test line, with exit status 0: how the hook and lifecycle programs report a failed check.\n")
+	b.WriteString("\n")
+	if slices.ContainsFunc(r.Results, func(res Result) bool { return res.Status == Failed && res.Cell() == "fail: error" }) {
+		b.WriteString("fail: error = an error diagnostic and no test line, with exit status 0: how the hook and lifecycle programs report a failed check.\n")
+	}
 
 	slowest := slices.Clone(r.Results)
 	slices.SortStableFunc(slowest, func(a, b Result) int { return int(b.Duration - a.Duration) })
