@@ -16,7 +16,7 @@ export CGO_ENABLED := 0
 # lesson_dir maps "03" to the lesson's folder, e.g. lesson-03-pid.
 lesson_dir = $(or $(wildcard lesson-$(1)-*),$(error no lesson folder matches lesson-$(1)-*))
 
-.PHONY: all deps build rootfs docs test vet bench clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
+.PHONY: all deps build rootfs docs test vet bench oci-validation clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
 
 all: build
 
@@ -102,6 +102,13 @@ test: build rootfs vet
 # of make test.
 bench: build
 	@bash final/bench/bench.sh
+
+# oci-validation runs the OCI runtime-tools validation suite against runc,
+# crun and the runtimes in OCI_RUNTIMES="NAME=/ABS/PATH ..." and prints a
+# table of the programs each passes (final/test/oci/validation_test.go,
+# which lists its other settings). Needs root; not part of make test yet.
+oci-validation:
+	@$(GO) test -count=1 -tags ocitest -timeout 30m -v -run '^TestValidation$$' ./final/test/oci | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 
 clean:
 	rm -rf bin $(CACHE)
