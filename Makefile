@@ -90,7 +90,7 @@ docs: build rootfs
 
 vet:
 	$(GO) vet $(addprefix ./,$(addsuffix /...,$(MODULES)))
-	$(GO) vet -tags vmtest $(addprefix ./,$(addsuffix /...,$(MODULES)))
+	$(GO) vet -tags vmtest,ocitest $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 # test: vet, unit tests of every module, then every lesson's tests and demo
 # run as root inside the VM (vm/lessons_test.go).
