@@ -3,6 +3,7 @@
 package test
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -82,5 +83,37 @@ func TestExecWorkdirMissing(t *testing.T) {
 	r := skiff(t, "exec", "-w", "/no/such/folder", "wd", "pwd")
 	if r.status != 126 || !strings.Contains(r.stderr, "working folder /no/such/folder") {
 		t.Errorf("exec -w /no/such/folder: status %d, %q", r.status, r.stderr)
+	}
+}
+
+// TestCommandLineManners: combined short flags and several names work on
+// every command, a bad flag is one line on stderr (never the help on
+// stdout), unknown subcommands fail with 125, inspect prints an array.
+func TestCommandLineManners(t *testing.T) {
+	detached(t, "manners1", "busybox", "sleep", "100")
+	detached(t, "manners2", "busybox", "sleep", "100")
+	if ids := strings.Fields(must(t, "ps", "-aq")); len(ids) < 2 {
+		t.Errorf("ps -aq listed %v", ids)
+	}
+	if r := skiff(t, "ps", "--bogus"); r.status != 125 || r.stdout != "" || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("ps --bogus: status %d, stdout %q, stderr %q", r.status, r.stdout, r.stderr)
+	}
+	for _, args := range [][]string{{"network", "bogus"}, {"system", "bogus"}} {
+		if r := skiff(t, args...); r.status != 125 || !strings.Contains(r.stderr, "unknown command") {
+			t.Errorf("%v: status %d, %q", args, r.status, r.stderr)
+		}
+	}
+	if out := must(t, "--version"); !strings.HasPrefix(out, "skiff version ") {
+		t.Errorf("--version: %q", out)
+	}
+	var all []map[string]any
+	if err := json.Unmarshal([]byte(must(t, "inspect", "manners1", "manners2")), &all); err != nil || len(all) != 2 {
+		t.Errorf("inspect of two containers: %d objects, %v", len(all), err)
+	}
+	if out := must(t, "stats", "manners1", "manners2"); !strings.Contains(out, "manners1") || !strings.Contains(out, "manners2") {
+		t.Errorf("stats of two containers:\n%s", out)
+	}
+	if r := skiff(t, "logs", "manners1", "manners2"); r.status != 125 {
+		t.Errorf("logs of two containers: status %d, want 125 (it takes one)", r.status)
 	}
 }

@@ -101,10 +101,22 @@ type info struct {
 func inspect(t *testing.T, name string) info {
 	t.Helper()
 	var i info
-	if err := json.Unmarshal([]byte(must(t, "inspect", name)), &i); err != nil {
+	if err := unmarshalOne(must(t, "inspect", name), &i); err != nil {
 		t.Fatalf("inspect %s: %v", name, err)
 	}
 	return i
+}
+
+// unmarshalOne reads the only element of inspect's JSON array into v.
+func unmarshalOne(out string, v any) error {
+	var all []json.RawMessage
+	if err := json.Unmarshal([]byte(out), &all); err != nil {
+		return err
+	}
+	if len(all) != 1 {
+		return fmt.Errorf("inspect printed %d objects, want 1", len(all))
+	}
+	return json.Unmarshal(all[0], v)
 }
 
 func pidOf(t *testing.T, name string) int {

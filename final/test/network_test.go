@@ -446,7 +446,7 @@ func addressOfIn(t *testing.T, rootFlags []string, name string) address {
 	var i struct {
 		Network address `json:"network"`
 	}
-	if err := json.Unmarshal([]byte(mustIn(t, rootFlags, "inspect", name)), &i); err != nil || i.Network.IP == "" {
+	if err := unmarshalOne(mustIn(t, rootFlags, "inspect", name), &i); err != nil || i.Network.IP == "" {
 		t.Fatalf("inspect %s: no address (%v)", name, err)
 	}
 	return i.Network

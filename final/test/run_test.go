@@ -3,7 +3,6 @@
 package test
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -554,7 +553,7 @@ func assertMonitors(t *testing.T, name string) {
 	for try := 0; try < 100; try++ {
 		if r := skiff(t, "inspect", "foreground"); r.status == 0 {
 			var i info
-			json.Unmarshal([]byte(r.stdout), &i)
+			unmarshalOne(r.stdout, &i)
 			if i.State.MonitorPid != fg.Process.Pid {
 				t.Errorf("a foreground run's monitor is recorded as %d, want skiff run itself, %d", i.State.MonitorPid, fg.Process.Pid)
 			}

@@ -3,7 +3,6 @@
 package test
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,7 +24,7 @@ func TestInspectShowsTheSpec(t *testing.T) {
 		ID   string     `json:"id"`
 		Spec specs.Spec `json:"spec"`
 	}
-	if err := json.Unmarshal([]byte(must(t, "inspect", "spec")), &out); err != nil {
+	if err := unmarshalOne(must(t, "inspect", "spec"), &out); err != nil {
 		t.Fatal(err)
 	}
 	s := out.Spec

@@ -45,8 +45,9 @@ func Main(args []string) int {
 
 // App is the command tree; the reference page in docs/ is generated from it.
 func App() *cli.Command {
-	return &cli.Command{
+	app := &cli.Command{
 		Name:                  "skiff",
+		Version:               Version,
 		Usage:                 "a small container runtime, built in the lessons of containers from scratch",
 		EnableShellCompletion: false,
 		OnUsageError:          usageError,
@@ -63,18 +64,43 @@ func App() *cli.Command {
 			monitorCommand(), referenceCommand(),
 		},
 	}
+	consistent(app)
+	return app
+}
+
+// Version is skiff's version, for --version.
+var Version = "0.5.0"
+
+// consistent gives every command of the tree the same manners: combined
+// short flags (ps -aq, rm -fv, run -it), a bad flag reported in one line
+// without the help text (so that $(skiff ps -aq) never expands to help),
+// and an unknown subcommand refused with status 125.
+func consistent(cmd *cli.Command) {
+	cmd.UseShortOptionHandling = true
+	if cmd.OnUsageError == nil {
+		cmd.OnUsageError = usageError
+	}
+	if len(cmd.Commands) > 0 && cmd.Action == nil {
+		cmd.Action = unknownCommand
+	}
+	for _, sub := range cmd.Commands {
+		consistent(sub)
+	}
 }
 
 func unknownCommand(ctx context.Context, cmd *cli.Command) error {
 	if cmd.Args().Present() {
-		return fmt.Errorf("unknown command %q (see skiff --help)", cmd.Args().First())
+		return fmt.Errorf("unknown command %q (see %s --help)", cmd.Args().First(), cmd.FullName())
 	}
-	return cli.ShowAppHelp(cmd)
+	if cmd.Root() == cmd {
+		return cli.ShowAppHelp(cmd)
+	}
+	return cli.ShowSubcommandHelp(cmd)
 }
 
 // usageError reports a bad flag in one line, without the help text.
 func usageError(ctx context.Context, cmd *cli.Command, err error, isSubcommand bool) error {
-	return fmt.Errorf("%w (see skiff %s --help)", err, cmd.Name)
+	return fmt.Errorf("%w (see %s --help)", err, cmd.FullName())
 }
 
 // env is what every command works with.

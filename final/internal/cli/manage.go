@@ -222,10 +222,10 @@ func rmCommand() *cli.Command {
 	}
 }
 
-// namedContainer is the container the first argument names.
+// namedContainer is the container the one argument names.
 func (e *env) namedContainer(cmd *cli.Command, usage string) (*container.Container, error) {
-	if err := needArgs(cmd, 1, usage); err != nil {
-		return nil, err
+	if cmd.Args().Len() != 1 {
+		return nil, fmt.Errorf("usage: skiff %s %s (one container)", cmd.Name, usage)
 	}
 	return e.containers.Get(cmd.Args().First())
 }
@@ -275,59 +275,71 @@ type inspection struct {
 func inspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
-		Usage:     "print a container's configuration and state as JSON",
-		ArgsUsage: "NAME",
+		Usage:     "print containers' configuration and state, as a JSON array (Docker's shape)",
+		ArgsUsage: "NAME...",
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
-			c, err := e.namedContainer(cmd, "NAME")
-			if err != nil {
+			if err := needArgs(cmd, 1, "NAME..."); err != nil {
 				return err
 			}
-			out := inspection{ID: c.Config.ID, Name: c.Config.Name, Status: c.Status(), Broken: c.Broken, Config: c.Config, State: c.State,
-				Cgroup: c.State.Cgroup, Dir: c.Dir}
-			if c.ConfigKnown() {
-				out.Spec = e.runtime.Spec(c)
-			}
-			out.Network.IP, out.Network.Network = c.State.IP, c.Config.Network.Name
-			if n, err := e.networks.Get(c.Config.Network.Name); err == nil && c.State.IP != "" {
-				out.Network.Gateway = n.Gateway
-			}
-			if c.State.Alive() {
-				data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", c.State.Pid))
-				for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-					if f := strings.Fields(line); len(f) > 4 {
-						out.Mounts = append(out.Mounts, f[4])
-					}
-				}
-			}
-			data, _ := json.MarshalIndent(out, "", "  ")
+			all := []inspection{}
+			err := eachContainer(cmd, e, func(c *container.Container) error {
+				all = append(all, e.inspect(c))
+				return nil
+			})
+			data, _ := json.MarshalIndent(all, "", "  ")
 			fmt.Println(string(data))
-			return nil
+			return err
 		}),
 	}
+}
+
+// inspect is what `skiff inspect` prints of a container.
+func (e *env) inspect(c *container.Container) inspection {
+	out := inspection{ID: c.Config.ID, Name: c.Config.Name, Status: c.Status(), Broken: c.Broken, Config: c.Config, State: c.State,
+		Cgroup: c.State.Cgroup, Dir: c.Dir}
+	if c.ConfigKnown() {
+		out.Spec = e.runtime.Spec(c)
+	}
+	out.Network.IP, out.Network.Network = c.State.IP, c.Config.Network.Name
+	if n, err := e.networks.Get(c.Config.Network.Name); err == nil && c.State.IP != "" {
+		out.Network.Gateway = n.Gateway
+	}
+	if c.State.Alive() {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", c.State.Pid))
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if f := strings.Fields(line); len(f) > 4 {
+				out.Mounts = append(out.Mounts, f[4])
+			}
+		}
+	}
+	return out
 }
 
 func statsCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "stats",
-		Usage:     "print a container's memory, CPU and process counts, read from its cgroup",
-		ArgsUsage: "NAME",
+		Usage:     "print containers' memory, CPU and process counts, read from their cgroups",
+		ArgsUsage: "NAME...",
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
-			c, err := e.namedContainer(cmd, "NAME")
-			if err != nil {
+			if err := needArgs(cmd, 1, "NAME..."); err != nil {
 				return err
-			}
-			if c.Status() != container.Running {
-				return fmt.Errorf("container %s is not running", c.Name())
-			}
-			s, err := cgroups.Open(e.runtime.CgroupParent, c.Config.ID).Stats()
-			if err != nil {
-				return fmt.Errorf("read the cgroup of %s: %w", c.Config.Name, err)
 			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
 			fmt.Fprintln(w, "NAME\tCPU TIME\tMEM USAGE / LIMIT\tPIDS\tOOM KILLS")
-			fmt.Fprintf(w, "%s\t%s\t%s / %s\t%d\t%d\n", c.Config.Name, time.Duration(s.CPUUsec)*time.Microsecond,
-				humanSize(int64(s.MemoryUsage)), limitText(s.MemoryLimit), s.Pids, s.OOMKills)
-			return w.Flush()
+			err := eachContainer(cmd, e, func(c *container.Container) error {
+				if c.Status() != container.Running {
+					return fmt.Errorf("container %s is not running", c.Name())
+				}
+				s, err := cgroups.Open(e.runtime.CgroupParent, c.Config.ID).Stats()
+				if err != nil {
+					return fmt.Errorf("read the cgroup of %s: %w", c.Name(), err)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s / %s\t%d\t%d\n", c.Name(), time.Duration(s.CPUUsec)*time.Microsecond,
+					humanSize(int64(s.MemoryUsage)), limitText(s.MemoryLimit), s.Pids, s.OOMKills)
+				return nil
+			})
+			w.Flush()
+			return err
 		}),
 	}
 }
