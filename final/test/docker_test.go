@@ -117,3 +117,21 @@ func TestCommandLineManners(t *testing.T) {
 		t.Errorf("logs of two containers: status %d, want 125 (it takes one)", r.status)
 	}
 }
+
+// TestForwardingIsAnnounced: skiff says so when it turns on IPv4
+// forwarding, a setting of the whole host, and only then.
+func TestForwardingIsAnnounced(t *testing.T) {
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := skiff(t, "network", "create", "fwd1")
+	defer skiff(t, "network", "rm", "fwd1")
+	if r.status != 0 || !strings.Contains(r.stderr, "turned on IPv4 forwarding") || strings.TrimSpace(readFile(t, "/proc/sys/net/ipv4/ip_forward")) != "1" {
+		t.Errorf("network create with forwarding off: status %d, stderr %q", r.status, r.stderr)
+	}
+	r = skiff(t, "network", "create", "fwd2")
+	defer skiff(t, "network", "rm", "fwd2")
+	if r.status != 0 || r.stderr != "" {
+		t.Errorf("network create with forwarding on: status %d, stderr %q", r.status, r.stderr)
+	}
+}

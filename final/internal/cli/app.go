@@ -140,7 +140,7 @@ func newEnv(cmd *cli.Command) (*env, error) {
 	}
 	e := &env{
 		containers: &container.Store{Root: root},
-		networks:   &network.Store{Root: filepath.Join(dataRoot, "networks"), Tag: network.InstanceTag(dataRoot)},
+		networks:   &network.Store{Root: filepath.Join(dataRoot, "networks"), Tag: network.InstanceTag(dataRoot), Notice: os.Stderr},
 		images:     images,
 		imagesDir:  imagesDir,
 		exe:        exe,

@@ -157,15 +157,14 @@ func (s *Store) setUpBridge(n *Network) (int, error) {
 	if err := netlink.LinkSetUp(link); err != nil {
 		return 0, fmt.Errorf("ip link set %s up: %w", n.Bridge, err)
 	}
-	// Forward between the bridge and other interfaces (NAT needs it), and
-	// let 127.0.0.1 be DNATed to a container (published ports).
-	for file, value := range map[string]string{
-		"/proc/sys/net/ipv4/ip_forward":                           "1",
-		"/proc/sys/net/ipv4/conf/" + n.Bridge + "/route_localnet": "1",
-	} {
-		if err := os.WriteFile(file, []byte(value), 0o644); err != nil {
-			return 0, fmt.Errorf("sysctl %s: %w", file, err)
-		}
+	// Let 127.0.0.1 be DNATed to a container (published ports), and
+	// forward between the bridge and other interfaces (NAT needs it).
+	localnet := "/proc/sys/net/ipv4/conf/" + n.Bridge + "/route_localnet"
+	if err := os.WriteFile(localnet, []byte("1"), 0o644); err != nil {
+		return 0, fmt.Errorf("sysctl %s: %w", localnet, err)
+	}
+	if err := s.enableForwarding(); err != nil {
+		return 0, err
 	}
 	return link.Attrs().Index, nil
 }
@@ -357,4 +356,23 @@ func (ep Endpoint) names() []string {
 		}
 	}
 	return names
+}
+
+const ipForward = "/proc/sys/net/ipv4/ip_forward"
+
+// enableForwarding turns on IPv4 forwarding, which NAT needs, and says so
+// on s.Notice the first time: it is a setting of the whole host, not of
+// skiff's bridges alone, and the host routes between all its interfaces
+// from then on (Docker does the same, as quietly).
+func (s *Store) enableForwarding() error {
+	if on, err := os.ReadFile(ipForward); err == nil && strings.TrimSpace(string(on)) == "1" {
+		return nil
+	}
+	if err := os.WriteFile(ipForward, []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("sysctl %s: %w", ipForward, err)
+	}
+	if s.Notice != nil {
+		fmt.Fprintln(s.Notice, "skiff: turned on IPv4 forwarding for the whole host (net.ipv4.ip_forward=1): containers' NAT needs it")
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ package network
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -45,6 +46,8 @@ type Network struct {
 type Store struct {
 	Root string // ROOT/networks
 	Tag  string // the instance's tag, InstanceTag(ROOT), in the names it gives on the host
+	// Notice, if not nil, is told of changes to the host's settings.
+	Notice io.Writer
 }
 
 var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`) })
