@@ -135,3 +135,23 @@ func TestForwardingIsAnnounced(t *testing.T) {
 		t.Errorf("network create with forwarding on: status %d, stderr %q", r.status, r.stderr)
 	}
 }
+
+// TestCommitKeepsTheProcess: commit keeps the container's environment,
+// working folder and command in the new image, and --change edits them.
+func TestCommitKeepsTheProcess(t *testing.T) {
+	must(t, "run", "--name", "tocommit", "-e", "A=1", "-e", "C=x,y", "-w", "/tmp", "busybox", "sh", "-c", "echo hi > /x")
+	defer skiff(t, "rm", "tocommit")
+	must(t, "commit", "tocommit", "kept")
+	defer skiff(t, "rmi", "kept")
+	if out := must(t, "run", "--rm", "kept", "sh", "-c", "echo $A $C; pwd"); out != "1 x,y\n/tmp\n" {
+		t.Errorf("the committed image's env and workdir: %q", out)
+	}
+	must(t, "commit", "--change", "ENV B=2", "--change", `CMD ["cat", "/x"]`, "tocommit", "changed")
+	defer skiff(t, "rmi", "changed")
+	if out := must(t, "run", "--rm", "changed"); out != "hi\n" {
+		t.Errorf("the committed image's CMD: %q", out)
+	}
+	if out := must(t, "run", "--rm", "changed", "sh", "-c", "echo $A$B"); out != "12\n" {
+		t.Errorf("the committed image's ENV with --change: %q", out)
+	}
+}

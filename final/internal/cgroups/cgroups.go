@@ -165,7 +165,9 @@ const cpuPeriod = 100000 // µs
 
 // CPUQuota is a CPU limit as the scheduler takes it: quota µs of CPU time
 // in each period of 100 ms.
-func CPUQuota(cpus float64) (quota int64, period uint64) { return int64(cpus*cpuPeriod + 0.5), cpuPeriod }
+func CPUQuota(cpus float64) (quota int64, period uint64) {
+	return int64(cpus*cpuPeriod + 0.5), cpuPeriod
+}
 
 func cpuQuota(cpus float64) string {
 	quota, _ := CPUQuota(cpus)

@@ -74,9 +74,11 @@ var Version = "0.5.0"
 // consistent gives every command of the tree the same manners: combined
 // short flags (ps -aq, rm -fv, run -it), a bad flag reported in one line
 // without the help text (so that $(skiff ps -aq) never expands to help),
-// and an unknown subcommand refused with status 125.
+// an unknown subcommand refused with status 125, and lists made of
+// repeated flags only, never of commas (-e A=1,2 is one variable, as in
+// Docker).
 func consistent(cmd *cli.Command) {
-	cmd.UseShortOptionHandling = true
+	cmd.UseShortOptionHandling, cmd.DisableSliceFlagSeparator = true, true
 	if cmd.OnUsageError == nil {
 		cmd.OnUsageError = usageError
 	}

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -144,21 +147,32 @@ func rmiCommand() *cli.Command {
 func commitCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "commit",
-		Usage:     "make a new image of a container's changes: its upper layer on top of its image",
+		Usage:     "make a new image of a container's changes and its process: its upper layer on top of its image",
 		ArgsUsage: "CONTAINER IMAGE",
+		Flags: []cli.Flag{&cli.StringSliceFlag{Name: "change", Aliases: []string{"c"},
+			Usage: "a Dockerfile `INSTRUCTION` for the new image's config: ENV K=V, WORKDIR, USER, CMD, ENTRYPOINT (repeatable)"}},
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
-			if err := needArgs(cmd, 2, "CONTAINER IMAGE"); err != nil {
+			if err := needArgs(cmd, 2, "[--change INSTRUCTION]... CONTAINER IMAGE"); err != nil {
 				return err
 			}
 			c, err := e.containers.Get(cmd.Args().Get(0))
 			if err != nil {
 				return err
 			}
+			if !c.ConfigKnown() {
+				return fmt.Errorf("container %s is broken (%s): nothing to commit", c.Name(), c.Broken)
+			}
 			base, err := e.images.Get(c.Config.Image)
 			if err != nil {
 				return fmt.Errorf("container %s was run from the folder %s, not from an image: import it first", c.Config.Name, c.Config.Image)
 			}
-			img, err := e.images.Commit(c.Path("upper"), base, cmd.Args().Get(1), container.InitLayerFiles)
+			config := committedConfig(c.Config.Process, base.Config)
+			for _, change := range cmd.StringSlice("change") {
+				if err := applyChange(&config, change); err != nil {
+					return err
+				}
+			}
+			img, err := e.images.Commit(c.Path("upper"), base, config, cmd.Args().Get(1), container.InitLayerFiles)
 			if err != nil {
 				return err
 			}
@@ -167,6 +181,69 @@ func commitCommand() *cli.Command {
 			return err
 		}),
 	}
+}
+
+// committedConfig is the config docker commit gives the new image: the
+// container's environment, working folder, user and command, with the
+// image's entrypoint (the command is what follows it).
+func committedConfig(p specs.Process, base image.Config) image.Config {
+	config := image.Config{Env: p.Env, WorkingDir: p.Cwd, Entrypoint: base.Entrypoint, Cmd: p.Args}
+	if len(p.Args) >= len(base.Entrypoint) && slices.Equal(p.Args[:len(base.Entrypoint)], base.Entrypoint) {
+		config.Cmd = p.Args[len(base.Entrypoint):]
+	} else {
+		config.Entrypoint = nil
+	}
+	if p.User.UID != 0 || p.User.GID != 0 {
+		config.User = fmt.Sprintf("%d:%d", p.User.UID, p.User.GID)
+	}
+	if config.WorkingDir == "/" {
+		config.WorkingDir = ""
+	}
+	return config
+}
+
+// applyChange edits config with one Dockerfile instruction, as docker
+// commit --change does: ENV KEY=VALUE, WORKDIR DIR, USER NAME, and CMD or
+// ENTRYPOINT as a JSON array (exec form) or a string run by /bin/sh -c.
+func applyChange(config *image.Config, change string) error {
+	instruction, value, _ := strings.Cut(strings.TrimSpace(change), " ")
+	value = strings.TrimSpace(value)
+	bad := func(why string) error { return fmt.Errorf("invalid --change %q: %s", change, why) }
+	if value == "" {
+		return bad("the instruction has no value")
+	}
+	switch strings.ToUpper(instruction) {
+	case "ENV":
+		kv := value
+		if !strings.Contains(kv, "=") { // ENV KEY VALUE, the old form
+			key, v, _ := strings.Cut(value, " ")
+			kv = key + "=" + strings.TrimSpace(v)
+		}
+		config.Env = mergeEnv(config.Env, []string{kv})
+	case "WORKDIR":
+		if !strings.HasPrefix(value, "/") {
+			return bad("WORKDIR needs an absolute path")
+		}
+		config.WorkingDir = value
+	case "USER":
+		config.User = value
+	case "CMD", "ENTRYPOINT":
+		args := []string{"/bin/sh", "-c", value}
+		if strings.HasPrefix(value, "[") {
+			args = nil
+			if err := json.Unmarshal([]byte(value), &args); err != nil {
+				return bad("want a JSON array of strings: " + err.Error())
+			}
+		}
+		if strings.ToUpper(instruction) == "CMD" {
+			config.Cmd = args
+		} else {
+			config.Entrypoint = args
+		}
+	default:
+		return bad("want ENV, WORKDIR, USER, CMD or ENTRYPOINT")
+	}
+	return nil
 }
 
 // removeUnusedLayers deletes the layers no image lists and no container

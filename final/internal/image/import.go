@@ -53,10 +53,11 @@ func (s *Store) ImportTar(r io.Reader, name string) (*Image, error) {
 
 // Commit makes the container's writable layer upperDir (an overlay's
 // upperdir) a new layer on top of base's, and saves base's layers plus
-// that one as the image name, with base's config. exclude lists container
-// paths to leave out, such as /etc/hosts, which the runtime writes for
-// each container. base may be nil for an image of upperDir alone.
-func (s *Store) Commit(upperDir string, base *Image, name string, exclude []string) (*Image, error) {
+// that one as the image name, with config (the container's process, as
+// docker commit keeps it). exclude lists container paths to leave out,
+// such as /etc/hosts, which the runtime writes for each container. base
+// may be nil for an image of upperDir alone.
+func (s *Store) Commit(upperDir string, base *Image, config Config, name string, exclude []string) (*Image, error) {
 	name, err := NormalizeName(name)
 	if err != nil {
 		return nil, err
@@ -66,9 +67,8 @@ func (s *Store) Commit(upperDir string, base *Image, name string, exclude []stri
 		return nil, fmt.Errorf("commit %s: %w", upperDir, err)
 	}
 	var layers []string
-	var config Config
 	if base != nil {
-		layers, config = append(layers, base.Layers...), base.Config
+		layers = append(layers, base.Layers...)
 	}
 	return s.AddImage(name, append(layers, id), config, time.Now())
 }
