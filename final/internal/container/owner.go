@@ -67,7 +67,7 @@ func (c *Container) Claim(timeout time.Duration) error {
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("container %s is busy: skiff process %d still manages it", c.Name(), c.State.MonitorPid)
+			return fmt.Errorf("container %s is busy: another skiff process still manages it (its monitor was %d)", c.Name(), c.State.MonitorPid)
 		}
 	}
 	if _, err := os.Stat(c.Dir); err != nil { // its owner removed it before letting go
