@@ -24,12 +24,12 @@ func cgroupParent() string { return "skiff" + network.InstanceTag(roots[3]) }
 // containerDir is the folder of a container, by ID.
 func containerDir(id string) string { return filepath.Join(roots[1], "containers", id) }
 
-// TestBrokenContainers: a container whose state.json or config.json was
+// TestBrokenContainers: a container whose state.json or container.json was
 // cut short is still listed, as broken, and rm -f or system prune remove
 // it with everything it held: its processes, cgroup and address.
 func TestBrokenContainers(t *testing.T) {
 	before := hostMounts(t)
-	for _, file := range []string{"state.json", "config.json"} {
+	for _, file := range []string{"state.json", "container.json"} {
 		for _, remove := range [][]string{{"rm", "-f"}, {"system", "prune"}} {
 			t.Run(file+"/"+strings.Join(remove, " "), func(t *testing.T) {
 				must(t, "run", "-d", "--name", "victim", "-p", "8091:80", "busybox", "sleep", "100")
@@ -53,7 +53,7 @@ func TestBrokenContainers(t *testing.T) {
 					args = append(args, i.ID[:12])
 				}
 				out := must(t, args...)
-				if want := map[string]string{"state.json": "victim", "config.json": i.ID[:12]}[file]; !strings.Contains(out, want) {
+				if want := map[string]string{"state.json": "victim", "container.json": i.ID[:12]}[file]; !strings.Contains(out, want) {
 					t.Errorf("%v printed %q", remove, out)
 				}
 				if _, err := os.Stat(fmt.Sprintf("/proc/%d", i.State.Pid)); err == nil {
@@ -119,7 +119,7 @@ func TestKilledAtAnyMoment(t *testing.T) {
 	// state but with a temporary one, a removal cut short.
 	partial := map[string]string{
 		strings.Repeat("a", 64):                                      "",
-		strings.Repeat("b", 64) + "/config.json":                     `{"id": "` + strings.Repeat("b", 64) + `"}`,
+		strings.Repeat("b", 64) + "/container.json":                     `{"id": "` + strings.Repeat("b", 64) + `"}`,
 		strings.Repeat("b", 64) + "/.state.json.tmp-42":              `{"sta`,
 		".removing-" + strings.Repeat("c", 64) + "/upper/etc/passwd": "x",
 	}

@@ -12,9 +12,9 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: skiff-init DIR (started by skiff run, not by hand)")
+	if len(os.Args) != 1 {
+		fmt.Fprintln(os.Stderr, "skiff-init takes no arguments: skiff and skiff-runtime start it, not people")
 		os.Exit(125)
 	}
-	initproc.Main(os.Args[1])
+	initproc.Main()
 }

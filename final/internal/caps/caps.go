@@ -1,39 +1,98 @@
-// Package caps limits what root inside a container may do.
+// Package caps limits what root inside a container may do: the five
+// capability sets of the OCI runtime spec, and Docker's default list.
 package caps
 
 import (
 	"fmt"
+	"slices"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
-// keptCapabilities are Docker's default capabilities but CAP_MKNOD. Root
-// in the container keeps these; every other one (CAP_SYS_ADMIN to mount,
-// CAP_SYS_TIME to set the host's clock, CAP_SYS_MODULE...) is dropped from
-// the bounding set, so the command cannot have it after exec. Docker keeps
-// CAP_MKNOD and lets its device allowlist stop the nodes that matter;
-// skiff has the same allowlist (package cgroups/devices) and drops
-// CAP_MKNOD as well: two locks on the host's disks and /dev/kmsg.
-var keptCapabilities = []struct {
-	cap  uintptr
-	name string // as the OCI runtime spec writes it
-}{
-	{unix.CAP_CHOWN, "CAP_CHOWN"}, {unix.CAP_DAC_OVERRIDE, "CAP_DAC_OVERRIDE"}, {unix.CAP_FOWNER, "CAP_FOWNER"},
-	{unix.CAP_FSETID, "CAP_FSETID"}, {unix.CAP_KILL, "CAP_KILL"}, {unix.CAP_SETGID, "CAP_SETGID"},
-	{unix.CAP_SETUID, "CAP_SETUID"}, {unix.CAP_SETPCAP, "CAP_SETPCAP"}, {unix.CAP_NET_BIND_SERVICE, "CAP_NET_BIND_SERVICE"},
-	{unix.CAP_NET_RAW, "CAP_NET_RAW"}, {unix.CAP_SYS_CHROOT, "CAP_SYS_CHROOT"}, {unix.CAP_AUDIT_WRITE, "CAP_AUDIT_WRITE"},
-	{unix.CAP_SETFCAP, "CAP_SETFCAP"},
+// Docker's default capabilities but CAP_MKNOD. Root in the container keeps
+// these; every other one (CAP_SYS_ADMIN to mount, CAP_SYS_TIME to set the
+// host's clock, CAP_SYS_MODULE...) is dropped from the bounding set, so
+// the command cannot have it after exec. Docker keeps CAP_MKNOD and lets
+// its device allowlist stop the nodes that matter; skiff has the same
+// allowlist (package cgroups/devices) and drops CAP_MKNOD as well: two
+// locks on the host's disks and /dev/kmsg.
+var kept = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
+	"CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SYS_CHROOT", "CAP_AUDIT_WRITE", "CAP_SETFCAP",
 }
 
-// Drop removes every capability but Docker's defaults from the bounding set
-// of the calling thread; processes it execs or forks inherit the set.
-func Drop() error {
-	kept := map[uintptr]bool{}
-	for _, k := range keptCapabilities {
-		kept[k.cap] = true
+// Kept lists the capabilities a skiff container keeps, as the OCI runtime
+// spec names them, in the order of their numbers.
+func Kept() []string { return slices.Clone(kept) }
+
+// Default is the spec's process.capabilities of a skiff container: Kept
+// in the bounding, effective and permitted sets, as Docker does.
+func Default() *specs.LinuxCapabilities {
+	return &specs.LinuxCapabilities{Bounding: Kept(), Effective: Kept(), Permitted: Kept()}
+}
+
+// byName numbers every capability Linux 6.1 knows.
+var byName = map[string]uintptr{
+	"CAP_CHOWN": unix.CAP_CHOWN, "CAP_DAC_OVERRIDE": unix.CAP_DAC_OVERRIDE, "CAP_DAC_READ_SEARCH": unix.CAP_DAC_READ_SEARCH,
+	"CAP_FOWNER": unix.CAP_FOWNER, "CAP_FSETID": unix.CAP_FSETID, "CAP_KILL": unix.CAP_KILL, "CAP_SETGID": unix.CAP_SETGID,
+	"CAP_SETUID": unix.CAP_SETUID, "CAP_SETPCAP": unix.CAP_SETPCAP, "CAP_LINUX_IMMUTABLE": unix.CAP_LINUX_IMMUTABLE,
+	"CAP_NET_BIND_SERVICE": unix.CAP_NET_BIND_SERVICE, "CAP_NET_BROADCAST": unix.CAP_NET_BROADCAST,
+	"CAP_NET_ADMIN": unix.CAP_NET_ADMIN, "CAP_NET_RAW": unix.CAP_NET_RAW, "CAP_IPC_LOCK": unix.CAP_IPC_LOCK,
+	"CAP_IPC_OWNER": unix.CAP_IPC_OWNER, "CAP_SYS_MODULE": unix.CAP_SYS_MODULE, "CAP_SYS_RAWIO": unix.CAP_SYS_RAWIO,
+	"CAP_SYS_CHROOT": unix.CAP_SYS_CHROOT, "CAP_SYS_PTRACE": unix.CAP_SYS_PTRACE, "CAP_SYS_PACCT": unix.CAP_SYS_PACCT,
+	"CAP_SYS_ADMIN": unix.CAP_SYS_ADMIN, "CAP_SYS_BOOT": unix.CAP_SYS_BOOT, "CAP_SYS_NICE": unix.CAP_SYS_NICE,
+	"CAP_SYS_RESOURCE": unix.CAP_SYS_RESOURCE, "CAP_SYS_TIME": unix.CAP_SYS_TIME, "CAP_SYS_TTY_CONFIG": unix.CAP_SYS_TTY_CONFIG,
+	"CAP_MKNOD": unix.CAP_MKNOD, "CAP_LEASE": unix.CAP_LEASE, "CAP_AUDIT_WRITE": unix.CAP_AUDIT_WRITE,
+	"CAP_AUDIT_CONTROL": unix.CAP_AUDIT_CONTROL, "CAP_SETFCAP": unix.CAP_SETFCAP, "CAP_MAC_OVERRIDE": unix.CAP_MAC_OVERRIDE,
+	"CAP_MAC_ADMIN": unix.CAP_MAC_ADMIN, "CAP_SYSLOG": unix.CAP_SYSLOG, "CAP_WAKE_ALARM": unix.CAP_WAKE_ALARM,
+	"CAP_BLOCK_SUSPEND": unix.CAP_BLOCK_SUSPEND, "CAP_AUDIT_READ": unix.CAP_AUDIT_READ, "CAP_PERFMON": unix.CAP_PERFMON,
+	"CAP_BPF": unix.CAP_BPF, "CAP_CHECKPOINT_RESTORE": unix.CAP_CHECKPOINT_RESTORE,
+}
+
+// Set is a set of capabilities, one bit each.
+type Set uint64
+
+// Parse reads a list of capability names.
+func Parse(names []string) (Set, error) {
+	var s Set
+	for _, name := range names {
+		c, ok := byName[name]
+		if !ok {
+			return 0, fmt.Errorf("unknown capability %q", name)
+		}
+		s |= 1 << c
 	}
+	return s, nil
+}
+
+// Sets are the five sets of process.capabilities, parsed.
+type Sets struct{ Bounding, Effective, Permitted, Inheritable, Ambient Set }
+
+// ParseSets reads the spec's capabilities; nil means none at all.
+func ParseSets(c *specs.LinuxCapabilities) (Sets, error) {
+	if c == nil {
+		return Sets{}, nil
+	}
+	var s Sets
+	var err error
+	for _, set := range []struct {
+		to    *Set
+		names []string
+	}{{&s.Bounding, c.Bounding}, {&s.Effective, c.Effective}, {&s.Permitted, c.Permitted},
+		{&s.Inheritable, c.Inheritable}, {&s.Ambient, c.Ambient}} {
+		if *set.to, err = Parse(set.names); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// LimitBounding drops every capability not in keep from the bounding set
+// of the calling thread; what it execs or forks inherits the set.
+func LimitBounding(keep Set) error {
 	for c := uintptr(0); c <= unix.CAP_LAST_CAP; c++ {
-		if kept[c] {
+		if keep&(1<<c) != 0 {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil && err != unix.EINVAL {
@@ -43,12 +102,60 @@ func Drop() error {
 	return nil
 }
 
-// Kept lists the capabilities a container keeps by name, as the OCI
-// runtime spec writes them ("CAP_CHOWN"), in the order of their numbers.
-func Kept() []string {
-	var names []string
-	for _, k := range keptCapabilities {
-		names = append(names, k.name)
+// Apply sets the calling thread's effective, permitted and inheritable
+// sets, then raises its ambient ones: after the switch to the container's
+// user (KeepOverSetuid) and the bounding set, just before exec.
+func Apply(s Sets) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	for i := range data {
+		data[i].Effective = uint32(s.Effective >> (32 * i))
+		data[i].Permitted = uint32(s.Permitted >> (32 * i))
+		data[i].Inheritable = uint32(s.Inheritable >> (32 * i))
 	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && s.Ambient != 0 {
+		return fmt.Errorf("prctl PR_CAP_AMBIENT_CLEAR_ALL: %w", err)
+	}
+	for c := uintptr(0); c <= unix.CAP_LAST_CAP; c++ {
+		if s.Ambient&(1<<c) == 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, c, 0, 0); err != nil {
+			return fmt.Errorf("prctl PR_CAP_AMBIENT_RAISE %d: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// KeepOverSetuid keeps the thread's permitted set when it leaves uid 0,
+// so that Apply can still give a non-root user its capabilities.
+func KeepOverSetuid() error {
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl PR_SET_KEEPCAPS: %w", err)
+	}
+	return nil
+}
+
+// List is the set's capability numbers.
+func (s Set) List() []uintptr {
+	var list []uintptr
+	for c := uintptr(0); c <= unix.CAP_LAST_CAP; c++ {
+		if s&(1<<c) != 0 {
+			list = append(list, c)
+		}
+	}
+	return list
+}
+
+// Names lists every capability this package knows, sorted.
+func Names() []string {
+	var names []string
+	for name := range byName {
+		names = append(names, name)
+	}
+	slices.Sort(names)
 	return names
 }

@@ -46,7 +46,9 @@ type Stats struct {
 // Manager is one container's cgroup.
 type Manager interface {
 	Paths() []string
-	Set(Resources) error
+	// Set applies the spec's limits: memory (and swap), CPU quota and
+	// shares, pids. What is nil is left as it is.
+	Set(*specs.LinuxResources) error
 	// ForkInto makes the process that cmd starts be born in the cgroup,
 	// so that it never runs outside it and is never moved. On v2, step
 	// is nil; on v1, step must run on the thread that forks, just before
@@ -57,6 +59,12 @@ type Manager interface {
 	// OOMKills is how many processes the kernel killed at the memory
 	// limit: Stats().OOMKills, in one read.
 	OOMKills() uint64
+	// Procs lists the processes in the cgroup.
+	Procs() ([]int, error)
+	// Freeze stops (or thaws) every process in the cgroup, as pause and
+	// resume do, and returns once the kernel has done it.
+	Freeze(frozen bool) error
+	Frozen() bool
 	// Destroy kills any process left in the cgroup and removes it.
 	Destroy() error
 }
@@ -102,13 +110,18 @@ func Version() int {
 
 // Open returns the manager of the cgroup parent/id, whether or not it
 // exists: enough to read or destroy it from another process.
-func Open(parent, id string) Manager {
+func Open(parent, id string) Manager { return OpenPath(filepath.Join(parent, id)) }
+
+// OpenPath is Open for a path in the hierarchy, as the spec's
+// linux.cgroupsPath gives it ("/default/ID"; relative is the same).
+func OpenPath(path string) Manager {
+	path = filepath.Clean("/" + path)
 	if Version() == 2 {
-		return &v2{dir: filepath.Join(Root, parent, id)}
+		return &v2{dir: filepath.Join(Root, path)}
 	}
 	m := &v1{}
 	for _, c := range v1Controllers {
-		m.dirs = append(m.dirs, v1Dir{c, filepath.Join(Root, c, parent, id)})
+		m.dirs = append(m.dirs, v1Dir{c, filepath.Join(Root, c, path)})
 	}
 	return m
 }
@@ -127,9 +140,9 @@ func RemoveParent(parent string) {
 	}
 }
 
-// New creates the cgroup parent/id.
-func New(parent, id string) (Manager, error) {
-	m := Open(parent, id)
+// New creates the cgroup at path (see OpenPath).
+func New(path string) (Manager, error) {
+	m := OpenPath(path)
 	var err error
 	switch m := m.(type) {
 	case *v2:
@@ -142,6 +155,24 @@ func New(parent, id string) (Manager, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// Spec is the limits as the runtime spec writes them, with swap equal to
+// memory (memory+swap = memory: no swap, the container is killed at its
+// limit, as Docker does with -m alone).
+func (r Resources) Spec() *specs.LinuxResources {
+	s := &specs.LinuxResources{Devices: DefaultDevices}
+	if r.Memory > 0 {
+		s.Memory = &specs.LinuxMemory{Limit: &r.Memory, Swap: &r.Memory}
+	}
+	if r.CPUs > 0 {
+		quota, period := CPUQuota(r.CPUs)
+		s.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+	}
+	if r.Pids > 0 {
+		s.Pids = &specs.LinuxPids{Limit: &r.Pids}
+	}
+	return s
 }
 
 // Validate checks limits before anything is created.
@@ -169,9 +200,16 @@ func CPUQuota(cpus float64) (quota int64, period uint64) {
 	return int64(cpus*cpuPeriod + 0.5), cpuPeriod
 }
 
-func cpuQuota(cpus float64) string {
-	quota, _ := CPUQuota(cpus)
-	return strconv.FormatInt(quota, 10)
+// waitFor polls until done or a second has passed: the freezer changes
+// state asynchronously.
+func waitFor(done func() bool) error {
+	for try := 0; try < 1000; try++ {
+		if done() {
+			return nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return errors.New("timed out")
 }
 
 func writeFile(dir, name, value string) error {
@@ -180,6 +218,14 @@ func writeFile(dir, name, value string) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// limit writes a limit, where the spec's -1 is "max".
+func limit(n int64) string {
+	if n < 0 {
+		return "max"
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // readUint reads a file holding one number, or "max".

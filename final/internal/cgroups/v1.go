@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,13 +9,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 // v1Controllers are the hierarchies a container gets a folder in. cpuacct
 // is often mounted together with cpu; then both paths are one folder.
-// devices holds the container's device allowlist (package devices).
-var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "devices"}
+// devices holds the container's device allowlist (package devices),
+// freezer lets pause stop its processes.
+var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer"}
 
 // v1 is a cgroup in the v1 layout: one folder per controller hierarchy.
 type v1 struct{ dirs []v1Dir }
@@ -52,22 +55,44 @@ func (m *v1) create() error {
 	return nil
 }
 
-func (m *v1) Set(r Resources) error {
-	if r.Memory > 0 {
-		if err := writeFile(m.dir("memory"), "memory.limit_in_bytes", strconv.FormatInt(r.Memory, 10)); err != nil {
-			return err
+func (m *v1) Set(r *specs.LinuxResources) error {
+	if r == nil {
+		return nil
+	}
+	var files [][3]string // controller, file, value
+	if mem := r.Memory; mem != nil {
+		if mem.Limit != nil {
+			files = append(files, [3]string{"memory", "memory.limit_in_bytes", strconv.FormatInt(*mem.Limit, 10)})
+		}
+		if mem.Reservation != nil {
+			files = append(files, [3]string{"memory", "memory.soft_limit_in_bytes", strconv.FormatInt(*mem.Reservation, 10)})
+		}
+		if mem.Swap != nil { // memory+swap; the kernel may not account swap
+			files = append(files, [3]string{"memory", "memory.memsw.limit_in_bytes", strconv.FormatInt(*mem.Swap, 10)})
+		}
+		if mem.Swappiness != nil {
+			files = append(files, [3]string{"memory", "memory.swappiness", strconv.FormatUint(*mem.Swappiness, 10)})
 		}
 	}
-	if r.CPUs > 0 {
-		if err := writeFile(m.dir("cpu"), "cpu.cfs_period_us", strconv.Itoa(cpuPeriod)); err != nil {
-			return err
+	if cpu := r.CPU; cpu != nil {
+		if cpu.Period != nil {
+			files = append(files, [3]string{"cpu", "cpu.cfs_period_us", strconv.FormatUint(*cpu.Period, 10)})
 		}
-		if err := writeFile(m.dir("cpu"), "cpu.cfs_quota_us", cpuQuota(r.CPUs)); err != nil {
-			return err
+		if cpu.Quota != nil {
+			files = append(files, [3]string{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(*cpu.Quota, 10)})
+		}
+		if cpu.Shares != nil {
+			files = append(files, [3]string{"cpu", "cpu.shares", strconv.FormatUint(*cpu.Shares, 10)})
 		}
 	}
-	if r.Pids > 0 {
-		return writeFile(m.dir("pids"), "pids.max", strconv.FormatInt(r.Pids, 10))
+	if r.Pids != nil && r.Pids.Limit != nil {
+		files = append(files, [3]string{"pids", "pids.max", limit(*r.Pids.Limit)})
+	}
+	for _, f := range files {
+		err := writeFile(m.dir(f[0]), f[1], f[2])
+		if err != nil && !(f[1] == "memory.memsw.limit_in_bytes" && errors.Is(err, os.ErrNotExist)) {
+			return err
+		}
 	}
 	return nil
 }
@@ -137,6 +162,27 @@ func threadHome() (map[string]string, error) {
 		}
 	}
 	return home, nil
+}
+
+func (m *v1) Procs() ([]int, error) { return readProcs(m.dir("pids")) }
+
+// Freeze writes freezer.state and waits until it reads back so.
+func (m *v1) Freeze(frozen bool) error {
+	state := map[bool]string{true: "FROZEN", false: "THAWED"}[frozen]
+	if err := writeFile(m.dir("freezer"), "freezer.state", state); err != nil {
+		return err
+	}
+	if err := waitFor(func() bool { return m.freezerState() == state }); err != nil {
+		return fmt.Errorf("freeze %s: %w", m.dir("freezer"), err)
+	}
+	return nil
+}
+
+func (m *v1) Frozen() bool { return m.freezerState() == "FROZEN" }
+
+func (m *v1) freezerState() string {
+	data, _ := os.ReadFile(filepath.Join(m.dir("freezer"), "freezer.state"))
+	return strings.TrimSpace(string(data))
 }
 
 func (m *v1) OOMKills() uint64 { return readKey(m.dir("memory"), "memory.oom_control", "oom_kill") }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,23 +29,51 @@ func (m *v2) create() error {
 	return err
 }
 
-func (m *v2) Set(r Resources) error {
-	if r.Memory > 0 {
-		if err := writeFile(m.dir, "memory.max", strconv.FormatInt(r.Memory, 10)); err != nil {
-			return err
+func (m *v2) Set(r *specs.LinuxResources) error {
+	if r == nil {
+		return nil
+	}
+	var files [][2]string
+	if mem := r.Memory; mem != nil {
+		if mem.Limit != nil {
+			files = append(files, [2]string{"memory.max", limit(*mem.Limit)})
 		}
-		// OOM at the limit rather than swap past it; no file, no swap accounting.
-		if err := writeFile(m.dir, "memory.swap.max", "0"); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+		if mem.Reservation != nil {
+			files = append(files, [2]string{"memory.low", limit(*mem.Reservation)})
+		}
+		// v2 counts swap alone; the spec, like v1, memory+swap.
+		if mem.Swap != nil && mem.Limit != nil && *mem.Swap >= 0 && *mem.Limit >= 0 {
+			files = append(files, [2]string{"memory.swap.max", strconv.FormatInt(*mem.Swap-*mem.Limit, 10)})
+		} else if mem.Swap != nil && *mem.Swap < 0 {
+			files = append(files, [2]string{"memory.swap.max", "max"})
 		}
 	}
-	if r.CPUs > 0 {
-		if err := writeFile(m.dir, "cpu.max", cpuQuota(r.CPUs)+" "+strconv.Itoa(cpuPeriod)); err != nil {
-			return err
+	if cpu := r.CPU; cpu != nil {
+		if cpu.Quota != nil || cpu.Period != nil {
+			period := uint64(cpuPeriod)
+			if cpu.Period != nil {
+				period = *cpu.Period
+			}
+			quota := "max"
+			if cpu.Quota != nil && *cpu.Quota > 0 {
+				quota = strconv.FormatInt(*cpu.Quota, 10)
+			}
+			files = append(files, [2]string{"cpu.max", quota + " " + strconv.FormatUint(period, 10)})
+		}
+		if cpu.Shares != nil && *cpu.Shares > 0 {
+			// runc's conversion of shares (2..262144) to weight (1..10000).
+			weight := 1 + ((*cpu.Shares-2)*9999)/262142
+			files = append(files, [2]string{"cpu.weight", strconv.FormatUint(weight, 10)})
 		}
 	}
-	if r.Pids > 0 {
-		return writeFile(m.dir, "pids.max", strconv.FormatInt(r.Pids, 10))
+	if r.Pids != nil && r.Pids.Limit != nil {
+		files = append(files, [2]string{"pids.max", limit(*r.Pids.Limit)})
+	}
+	for _, f := range files {
+		err := writeFile(m.dir, f[0], f[1])
+		if err != nil && !(f[0] == "memory.swap.max" && errors.Is(err, os.ErrNotExist)) { // no swap accounting: no swap
+			return err
+		}
 	}
 	return nil
 }
@@ -62,6 +91,22 @@ func (m *v2) ForkInto(cmd *exec.Cmd) (func() (func(), error), func(), error) {
 	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
 	return nil, func() { dir.Close() }, nil
 }
+
+func (m *v2) Procs() ([]int, error) { return readProcs(m.dir) }
+
+// Freeze writes cgroup.freeze and waits for cgroup.events to say so.
+func (m *v2) Freeze(frozen bool) error {
+	value := map[bool]string{true: "1", false: "0"}[frozen]
+	if err := writeFile(m.dir, "cgroup.freeze", value); err != nil {
+		return err
+	}
+	if err := waitFor(func() bool { return m.Frozen() == frozen }); err != nil {
+		return fmt.Errorf("freeze %s: %w", m.dir, err)
+	}
+	return nil
+}
+
+func (m *v2) Frozen() bool { return readKey(m.dir, "cgroup.events", "frozen") == 1 }
 
 func (m *v2) OOMKills() uint64 { return readKey(m.dir, "memory.events", "oom_kill") }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"skiff/internal/container"
+	"skiff/internal/exit"
 	"skiff/internal/image"
 	"skiff/internal/lifecycle"
 	"skiff/internal/network"
@@ -31,7 +32,7 @@ func Main(args []string) int {
 	if err == nil {
 		return 0
 	}
-	var status *container.StatusError
+	var status *exit.Error
 	if errors.As(err, &status) {
 		if status.Msg != "" {
 			fmt.Fprintln(os.Stderr, "skiff:", status.Msg)
@@ -40,7 +41,7 @@ func Main(args []string) int {
 	}
 	// One line, whatever the libraries below put in their messages.
 	fmt.Fprintln(os.Stderr, "skiff:", strings.ReplaceAll(err.Error(), "\n", "; "))
-	return container.ExitRuntime
+	return exit.Runtime
 }
 
 // App is the command tree; the reference page in docs/ is generated from it.

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"skiff/internal/container"
+	"skiff/internal/exit"
 	"skiff/internal/lifecycle"
 	"skiff/internal/terminal"
 )
@@ -50,7 +51,7 @@ func execAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err != nil {
 		return err
 	}
-	p, err := execProcess(cmd, c)
+	p, err := e.execProcess(cmd, c)
 	if err != nil {
 		return err
 	}
@@ -78,21 +79,25 @@ func execAction(ctx context.Context, cmd *cli.Command, e *env) error {
 		}
 		go terminal.Proxy(proc.Master, in, os.Stdout)
 	}
-	if status := proc.WaitStatus(); status != 0 {
-		return &container.StatusError{Code: status}
+	if status := proc.Wait(); status != 0 {
+		return &exit.Error{Code: status}
 	}
 	return nil
 }
 
-// execProcess is the container's process with the flags applied: its
-// environment, working folder and user, looked up in the container's own
-// /etc/passwd and /etc/group.
-func execProcess(cmd *cli.Command, c *container.Container) (specs.Process, error) {
-	p := c.Config.Process
+// execProcess is the process of the container's spec (its capabilities,
+// environment, working folder and user) with the flags applied, the user
+// looked up in the container's own /etc/passwd and /etc/group.
+func (e *env) execProcess(cmd *cli.Command, c *container.Container) (*specs.Process, error) {
+	spec, err := e.runtime.LoadSpec(c)
+	if err != nil {
+		return nil, fmt.Errorf("container %s is not running", c.Name())
+	}
+	p := spec.Process
 	p.Args, p.Terminal = cmd.Args().Slice()[1:], cmd.Bool("tty")
 	for _, kv := range cmd.StringSlice("env") {
 		if !strings.Contains(kv, "=") || strings.HasPrefix(kv, "=") {
-			return p, fmt.Errorf("invalid environment variable %q: want KEY=VALUE", kv)
+			return nil, fmt.Errorf("invalid environment variable %q: want KEY=VALUE", kv)
 		}
 	}
 	p.Env = mergeEnv(p.Env, cmd.StringSlice("env"))
@@ -106,9 +111,8 @@ func execProcess(cmd *cli.Command, c *container.Container) (specs.Process, error
 		root := fmt.Sprintf("/proc/%d/root", c.State.Pid)
 		passwd, _ := os.ReadFile(filepath.Join(root, "etc", "passwd"))
 		group, _ := os.ReadFile(filepath.Join(root, "etc", "group"))
-		var err error
 		if p.User, err = parseUser(cmd.String("user"), userDB{passwd, group}); err != nil {
-			return p, err
+			return nil, err
 		}
 	}
 	return p, nil

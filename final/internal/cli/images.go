@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/opencontainers/runtime-spec/specs-go"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,9 +13,12 @@ import (
 	"sync"
 	"text/tabwriter"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/urfave/cli/v3"
 
 	"skiff/internal/container"
+	"skiff/internal/exit"
 	"skiff/internal/image"
 )
 
@@ -82,9 +84,9 @@ func pullCommand() *cli.Command {
 			helper := exec.CommandContext(ctx, pull, append(args, "--", cmd.Args().First())...)
 			helper.Stdout, helper.Stderr = os.Stdout, os.Stderr
 			if err := helper.Run(); err != nil {
-				var exit *exec.ExitError
-				if errors.As(err, &exit) { // skiff-pull said why
-					return &container.StatusError{Code: exit.ExitCode()}
+				var failed *exec.ExitError
+				if errors.As(err, &failed) { // skiff-pull said why
+					return &exit.Error{Code: failed.ExitCode()}
 				}
 				return err
 			}

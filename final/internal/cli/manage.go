@@ -16,6 +16,7 @@ import (
 
 	"skiff/internal/cgroups"
 	"skiff/internal/container"
+	"skiff/internal/exit"
 )
 
 func psCommand() *cli.Command {
@@ -248,7 +249,7 @@ func eachContainer(cmd *cli.Command, e *env, f func(*container.Container) error)
 		}
 	}
 	if failed > 0 {
-		return &container.StatusError{Code: 1}
+		return &exit.Error{Code: 1}
 	}
 	return nil
 }
@@ -297,8 +298,8 @@ func inspectCommand() *cli.Command {
 func (e *env) inspect(c *container.Container) inspection {
 	out := inspection{ID: c.Config.ID, Name: c.Config.Name, Status: c.Status(), Broken: c.Broken, Config: c.Config, State: c.State,
 		Cgroup: c.State.Cgroup, Dir: c.Dir}
-	if c.ConfigKnown() {
-		out.Spec = e.runtime.Spec(c)
+	if spec, err := e.runtime.LoadSpec(c); err == nil { // once started: what it runs with
+		out.Spec = spec
 	}
 	out.Network.IP, out.Network.Network = c.State.IP, c.Config.Network.Name
 	if n, err := e.networks.Get(c.Config.Network.Name); err == nil && c.State.IP != "" {

@@ -22,6 +22,7 @@ import (
 
 	"skiff/internal/cgroups"
 	"skiff/internal/container"
+	"skiff/internal/exit"
 	"skiff/internal/image"
 	"skiff/internal/lifecycle"
 	"skiff/internal/network"
@@ -458,7 +459,7 @@ func catchSignals() func() <-chan os.Signal {
 func interrupted(signals <-chan os.Signal) error {
 	select {
 	case sig := <-signals:
-		return &container.StatusError{Code: 128 + int(sig.(unix.Signal))}
+		return &exit.Error{Code: 128 + int(sig.(unix.Signal))}
 	default:
 		return nil
 	}
@@ -507,7 +508,7 @@ func (e *env) runForeground(c *container.Container, interactive bool, signals <-
 	case <-time.After(time.Second):
 	}
 	if status != 0 {
-		return &container.StatusError{Code: status}
+		return &exit.Error{Code: status}
 	}
 	return nil
 }
@@ -542,9 +543,9 @@ func (e *env) startDetached(c *container.Container) error {
 		code, text, _ := strings.Cut(string(msg), " ")
 		status, convErr := strconv.Atoi(code)
 		if convErr != nil {
-			status, text = container.ExitRuntime, "the monitor died before the container started: "+string(msg)
+			status, text = exit.Runtime, "the monitor died before the container started: "+string(msg)
 		}
-		return &container.StatusError{Code: status, Msg: text}
+		return &exit.Error{Code: status, Msg: text}
 	}
 	fmt.Println(c.Config.ID)
 	return nil
@@ -565,7 +566,7 @@ func monitorAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	unix.CloseOnExec(4) // the container's processes must not hold it
 	c, err := e.containers.Get(cmd.Args().First())
 	if err != nil {
-		fmt.Fprintf(ready, "%d %v", container.ExitRuntime, err)
+		fmt.Fprintf(ready, "%d %v", exit.Runtime, err)
 		return err
 	}
 	c.Adopt(owner)

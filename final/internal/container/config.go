@@ -2,7 +2,6 @@ package container
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -10,7 +9,11 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"skiff/internal/cgroups"
+	"skiff/internal/oci"
 )
+
+// InitLayerFiles are written per container and mounted over the image's.
+var InitLayerFiles = []string{"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
 
 // Config is what `skiff run` was asked for. The process, mounts and limits
 // use the OCI runtime spec's types, as runc's config.json does.
@@ -108,33 +111,6 @@ type State struct {
 	Cgroup   []string `json:"cgroup,omitempty"`
 }
 
-// ProcessStart reads a process's start time (field 22 of /proc/PID/stat),
-// which together with the PID names one process for good.
-func ProcessStart(pid int) (uint64, bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	i := strings.LastIndexByte(string(data), ')')
-	fields := strings.Fields(string(data[i+1:]))
-	if len(fields) < 20 {
-		return 0, false
-	}
-	start, err := strconv.ParseUint(fields[19], 10, 64)
-	return start, err == nil
-}
-
 // Alive tells whether the container's first process still runs: the same
 // process, not a new one that got its PID.
-func (s State) Alive() bool {
-	if s.Pid == 0 {
-		return false
-	}
-	start, ok := ProcessStart(s.Pid)
-	if !ok || start != s.PidStart {
-		return false
-	}
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.Pid))
-	i := strings.LastIndexByte(string(data), ')')
-	return i > 0 && len(data) > i+2 && data[i+2] != 'Z' // a zombie is dead already
-}
+func (s State) Alive() bool { return oci.Alive(s.Pid, s.PidStart) }

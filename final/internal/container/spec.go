@@ -9,25 +9,24 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"skiff/internal/caps"
-	"skiff/internal/cgroups"
-	"skiff/internal/rootfs"
+	"skiff/internal/initproc"
 )
 
-// Spec is the container's configuration as an OCI runtime spec, the
-// config.json of a bundle that runc would run: what skiff sets up for it,
-// written the way the spec writes it. dir is the container's folder,
-// cgroupsPath its cgroup (PARENT/ID), and joined the namespaces it joins,
-// by type, as /proc/PID/ns/KIND paths.
+// Spec is the container's configuration as an OCI runtime spec: the
+// config.json of its bundle, the container's folder, which skiff's OCI
+// runtime (package oci) executes. dir is that folder, cgroupsPath its
+// cgroup (PARENT/ID), and joined the namespaces it joins, by type, as
+// /proc/PID/ns/KIND paths.
 //
 // The root filesystem is skiff's own: the image's layers under the
-// container's writable layer, as an overlay mounted at "/" inside the
-// container's mount namespace (never on the host), and then root.path.
-// An OCI runtime expects root.path mounted already.
+// container's writable layer, as an overlay mounted at "/", the spec's
+// first mount, inside the container's mount namespace (never on the
+// host), and then root.path. An OCI runtime other than skiff's expects
+// root.path mounted already.
 func (cfg *Config) Spec(dir, cgroupsPath string, joined map[specs.LinuxNamespaceType]string) *specs.Spec {
 	process := cfg.Process
-	kept := caps.Kept()
-	process.Capabilities = &specs.LinuxCapabilities{Bounding: kept, Effective: kept, Permitted: kept}
-	return &specs.Spec{
+	process.Capabilities = caps.Default()
+	spec := &specs.Spec{
 		Version:  specs.Version,
 		Process:  &process,
 		Root:     &specs.Root{Path: filepath.Join(dir, "merged"), Readonly: cfg.ReadOnly},
@@ -36,15 +35,32 @@ func (cfg *Config) Spec(dir, cgroupsPath string, joined map[specs.LinuxNamespace
 		Linux: &specs.Linux{
 			Namespaces:    cfg.specNamespaces(joined),
 			CgroupsPath:   cgroupsPath,
-			Resources:     cfg.specResources(),
-			MaskedPaths:   rootfs.MaskedPaths,
-			ReadonlyPaths: rootfs.ReadOnlyPaths,
+			Resources:     cfg.Limits.Spec(),
+			MaskedPaths:   MaskedPaths,
+			ReadonlyPaths: ReadOnlyPaths,
 		},
 	}
+	if cfg.Init {
+		spec.Annotations = map[string]string{initproc.ReaperAnnotation: "true"}
+	}
+	return spec
 }
+
+// MaskedPaths hide host information and knobs in /proc, as Docker does:
+// files are covered with /dev/null, folders with an empty read-only tmpfs.
+var MaskedPaths = []string{
+	"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/acpi", "/proc/scsi", "/sys/firmware",
+}
+
+// ReadOnlyPaths can be read but not written: kernel tunables of the host.
+var ReadOnlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 
 // specMounts are the mounts in the order init makes them: the overlay
 // root, /proc, /sys and /dev, the volumes, then the init layer's files.
+// The overlay is nodev: a device node that comes with an image (a char
+// 1:11 is the host's /dev/kmsg, whatever its name) cannot be opened. Not
+// nosuid: an image's setuid programs (su, ping) must work. The /dev on
+// top is a mount of its own, whose nodes work.
 func (cfg *Config) specMounts(dir string) []specs.Mount {
 	lower := slices.Clone(cfg.Layers)
 	slices.Reverse(lower) // overlayfs wants the topmost first
@@ -78,22 +94,6 @@ func (cfg *Config) specNamespaces(joined map[specs.LinuxNamespaceType]string) []
 		ns = append(ns, specs.LinuxNamespace{Type: kind, Path: joined[kind]})
 	}
 	return ns
-}
-
-// specResources are the container's limits and its device allowlist.
-func (cfg *Config) specResources() *specs.LinuxResources {
-	r := &specs.LinuxResources{Devices: cgroups.DefaultDevices}
-	if l := cfg.Limits; l.Memory > 0 {
-		r.Memory = &specs.LinuxMemory{Limit: &l.Memory, Swap: &l.Memory} // memory+swap = memory: no swap
-	}
-	if cpus := cfg.Limits.CPUs; cpus > 0 {
-		quota, period := cgroups.CPUQuota(cpus)
-		r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
-	}
-	if pids := cfg.Limits.Pids; pids > 0 {
-		r.Pids = &specs.LinuxPids{Limit: &pids}
-	}
-	return r
 }
 
 // JoinPath is the path a container's namespace of a kind has while its

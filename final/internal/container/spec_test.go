@@ -14,7 +14,7 @@ func TestSpec(t *testing.T) {
 	cfg := valid("web")
 	cfg.Hostname, cfg.ReadOnly = "web", true
 	cfg.Layers = []string{"/l/base", "/l/top"}
-	cfg.Mounts = []Mount{{Source: "/srv", Destination: "/data", Type: "bind", Options: []string{"rbind", "ro"}}}
+	cfg.Mounts = []specs.Mount{{Source: "/srv", Destination: "/data", Type: "bind", Options: []string{"rbind", "ro"}}}
 	cfg.Limits = cgroups.Resources{Memory: 64 << 20, CPUs: 0.5, Pids: 20}
 	cfg.Network = NetworkConfig{Mode: ContainerNetwork, Join: "other"}
 	spec := cfg.Spec("/run/skiff/containers/ID", "skiff/ID", map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: "/proc/7/ns/net"})

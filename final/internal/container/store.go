@@ -1,9 +1,11 @@
 // Package container keeps each container's configuration and state on
 // disk, and drives its life: created → running → exited (→ removed).
 //
-// Every container has a folder, ROOT/containers/ID, holding config.json,
-// state.json, its log, the files of its "init layer" (hosts, hostname,
-// resolv.conf) and its overlay folders. JSON files are written atomically
+// Every container has a folder, ROOT/containers/ID, holding container.json
+// (what `skiff run` was asked for), state.json, its log, and, once
+// started, what makes the folder an OCI bundle: config.json (the spec
+// skiff's OCI runtime executes), the files of its "init layer" (hosts,
+// hostname, resolv.conf) and its overlay folders. JSON files are written atomically
 // (package safefile), and changes are made under a file lock, so
 // concurrent skiff commands never see half a state.
 //
@@ -52,7 +54,7 @@ type Container struct {
 	// cannot: such a container is still listed, with only its ID known,
 	// so that rm -f and system prune can remove it.
 	Broken     string
-	configLost bool     // Broken, and config.json too
+	configLost bool     // Broken, and container.json too
 	owner      *os.File // the owner lock, while this process holds it
 }
 
@@ -95,7 +97,7 @@ func (s *Store) Create(cfg Config) (*Container, error) {
 	// Still under the store's lock: no one sees the folder without its
 	// owner, and whatever dies from here on leaves a folder prune removes.
 	if c.owner, err = safefile.LockFile(c.Path("owner"), unix.LOCK_EX); err == nil {
-		err = safefile.WriteJSON(c.Path("config.json"), c.Config, 0o600)
+		err = safefile.WriteJSON(c.Path("container.json"), c.Config, 0o600)
 	}
 	if err == nil {
 		err = c.SaveState()
@@ -187,10 +189,10 @@ func (s *Store) list() ([]*Container, error) {
 // load reads a container's files; what cannot be read makes it Broken.
 func (s *Store) load(id string) *Container {
 	c := &Container{Dir: s.dir(id)}
-	if err := safefile.ReadJSON(c.Path("config.json"), &c.Config); err != nil {
-		c.Broken, c.configLost = brokenReason("config.json", err), true
+	if err := safefile.ReadJSON(c.Path("container.json"), &c.Config); err != nil {
+		c.Broken, c.configLost = brokenReason("container.json", err), true
 	} else if c.Config.ID != id {
-		c.Broken, c.configLost = fmt.Sprintf("config.json is of container %.12s", c.Config.ID), true
+		c.Broken, c.configLost = fmt.Sprintf("container.json is of container %.12s", c.Config.ID), true
 	} else if err := safefile.ReadJSON(c.Path("state.json"), &c.State); err != nil {
 		c.Broken = brokenReason("state.json", err)
 	}
@@ -201,7 +203,7 @@ func (s *Store) load(id string) *Container {
 }
 
 // ConfigKnown tells whether the container's configuration could be read:
-// a broken container may have lost it with its config.json, and with it
+// a broken container may have lost it with its container.json, and with it
 // its name, image and layers.
 func (c *Container) ConfigKnown() bool { return !c.configLost }
 

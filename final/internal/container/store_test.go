@@ -22,7 +22,7 @@ func TestBrokenContainersAreListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead.Release() // its runtime died
-	if err := os.Truncate(dead.Path("config.json"), 3); err != nil {
+	if err := os.Truncate(dead.Path("container.json"), 3); err != nil {
 		t.Fatal(err)
 	}
 	empty := filepath.Join(s.Root, "containers", strings.Repeat("e", 64)) // killed after mkdir
@@ -33,13 +33,13 @@ func TestBrokenContainersAreListed(t *testing.T) {
 		t.Fatalf("List = %d containers, %v; want 3", len(all), err)
 	}
 	got, err := s.Get(dead.Config.ID[:12])
-	if err != nil || got.Status() != Broken || !strings.HasPrefix(got.Broken, "config.json: ") {
+	if err != nil || got.Status() != Broken || !strings.HasPrefix(got.Broken, "container.json: ") {
 		t.Fatalf("Get of the broken container: %+v, %v", got, err)
 	}
 	if got := s.load(alive.Config.ID); got.Status() != Created {
 		t.Errorf("a created container whose runtime lives is %q, want created", got.Status())
 	}
-	if got := s.load(strings.Repeat("e", 64)); got.Broken != "config.json is missing" {
+	if got := s.load(strings.Repeat("e", 64)); got.Broken != "container.json is missing" {
 		t.Errorf("an empty folder: broken %q", got.Broken)
 	}
 

@@ -1,236 +1,158 @@
-// Package initproc is the container's side of `skiff run`: the first
+// Package initproc is the container's side of an OCI runtime: the first
 // process inside the new namespaces (runc calls it "init"), the program
-// skiff-init (final/cmd/skiff-init). It waits for
-// the runtime to finish the set-up outside (cgroup, network), builds the
-// mount table and root, sets the hostname, terminal, user, working folder
-// and environment, and then execs the user's command, which becomes the
-// container's PID 1. With --init it stays PID 1 itself, as a reaper.
+// skiff-init (final/cmd/skiff-init). The runtime (package oci) sends it
+// the container's spec, sets up the cgroup and runs its hooks outside;
+// init then builds the mount table and root, sets the hostname and
+// terminal, says it is ready, and waits for `start`. Then it becomes the
+// spec's user, with its capabilities, limits and environment, and execs
+// the command, which becomes the container's PID 1. With skiff's --init
+// it stays PID 1 itself, as a reaper.
 package initproc
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"strings"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"skiff/internal/caps"
-	"skiff/internal/container"
-	"skiff/internal/rootfs"
-	"skiff/internal/terminal"
+	"skiff/internal/exit"
+	"skiff/internal/hooks"
 )
 
 // The file descriptors the runtime passes to init.
 const (
-	SyncFd    = 3 // the runtime writes one byte here when init may go on
-	ErrorFd   = 4 // init writes "STATUS message" here on failure; exec closes it
-	ConsoleFd = 5 // with a terminal: a unix socket for the pty's master
+	// SyncFd is a socket to the runtime. The runtime writes a Config as
+	// one JSON line, then one byte when init may go on; init writes
+	// Messages. It is closed on exec: EOF tells the runtime the command
+	// runs.
+	SyncFd = 3
+	// ConsoleFd is, with a terminal, a unix socket for the pty's master.
+	ConsoleFd = 4
 )
 
-// Main runs init for the container in dir and does not return.
-func Main(dir string) {
-	// The capability bounding set belongs to a thread, and only the
-	// thread that execs passes its own on: keep this goroutine on one.
+// Config is what init is told to do.
+type Config struct {
+	Spec    *specs.Spec `json:"spec"`
+	Root    string      `json:"root"` // the root filesystem, an absolute path
+	Bundle  string      `json:"bundle"`
+	Fifo    string      `json:"fifo"`    // opened for writing once ready: it blocks until `start`
+	State   specs.State `json:"state"`   // for the hooks init runs
+	NoPivot bool        `json:"noPivot"` // runc's --no-pivot
+}
+
+// Message is one line init writes to the runtime.
+type Message struct {
+	Ready  bool   `json:"ready,omitempty"` // set up, waiting for start
+	Status int    `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// ReaperAnnotation, set to "true" in the spec, is skiff's --init: init
+// stays PID 1 and reaps orphans, as Docker's docker-init does.
+const ReaperAnnotation = "org.skiff.init"
+
+// Main runs init and does not return.
+func Main() {
+	// The capability sets belong to a thread, and only the thread that
+	// execs passes its own on: keep this goroutine on one.
 	runtime.LockOSThread()
-	unix.CloseOnExec(ErrorFd) // so that a successful exec reports EOF
-	errs := os.NewFile(ErrorFd, "errors")
-	err := run(dir, errs)
-	status := container.ExitStatus(err)
-	fmt.Fprintf(errs, "%d %v", status, err)
+	unix.CloseOnExec(SyncFd)
+	sync := os.NewFile(SyncFd, "sync")
+	err := run(sync)
+	status := exit.Code(err)
+	tell(sync, Message{Status: status, Error: err.Error()})
 	os.Exit(status)
 }
 
-func run(dir string, errs *os.File) error {
-	var cfg container.Config
-	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err == nil {
-		err = json.Unmarshal(data, &cfg)
+// tell writes a message to the runtime. After `start` the runtime may be
+// gone (a separate skiff-runtime create): then an error goes to stderr,
+// the container's output, where whoever runs it sees it.
+func tell(sync *os.File, m Message) {
+	line, _ := json.Marshal(m)
+	if _, err := sync.Write(append(line, '\n')); err != nil && m.Error != "" {
+		fmt.Fprintln(os.Stderr, "skiff-init:", m.Error)
 	}
-	if err != nil {
-		return fmt.Errorf("read %s/config.json: %w", dir, err)
-	}
-	if err := waitForRuntime(); err != nil {
-		return err
-	}
-	if err := setUpRoot(dir, &cfg); err != nil {
-		return err
-	}
-	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
-		return fmt.Errorf("sethostname %s: %w", cfg.Hostname, err)
-	}
-	if cfg.Network.Mode.OwnNamespace() {
-		if err := loopbackUp(); err != nil {
-			return err
-		}
-	}
-	if cfg.Process.Terminal {
-		if err := attachTerminal(); err != nil {
-			return err
-		}
-	}
-	return startProcess(&cfg, errs)
 }
 
-// waitForRuntime blocks until the runtime has put this process in its
-// cgroup and network. EOF without the byte means the runtime failed or
-// died: do not run unconfined.
-func waitForRuntime() error {
-	sync := os.NewFile(SyncFd, "sync")
-	defer sync.Close()
-	if n, _ := sync.Read(make([]byte, 1)); n != 1 {
+func run(sync *os.File) error {
+	in := bufio.NewReader(sync)
+	cfg, err := readConfig(in)
+	if err != nil {
+		return err
+	}
+	// The runtime puts this process in its cgroup, runs its hooks and
+	// sets up the network while our Go runtime starts; EOF without the
+	// byte means it failed or died: do not run unconfined.
+	if b, err := in.ReadByte(); err != nil || b != 1 {
 		return errors.New("the runtime did not finish setting up the container")
 	}
-	return nil
-}
-
-func setUpRoot(dir string, cfg *container.Config) error {
-	if err := rootfs.MakePrivate(); err != nil { // before any mount
+	// The FIFO's path is the host's: hold it before pivot_root.
+	gate, err := unix.Open(cfg.Fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", cfg.Fifo, err)
+	}
+	if err := setUpRoot(cfg); err != nil {
 		return err
 	}
-	root, err := rootfs.MountOverlay(dir, cfg.Layers)
+	if err := setUpNamespaces(cfg.Spec); err != nil {
+		return err
+	}
+	p, err := prepareProcess(cfg.Spec)
 	if err != nil {
 		return err
 	}
-	if err := rootfs.MountSystem(root); err != nil {
+	tell(sync, Message{Ready: true})
+	if err := waitForStart(gate); err != nil {
 		return err
 	}
-	for _, m := range append(cfg.Mounts, initLayer(dir)...) {
-		if err := rootfs.MountVolume(root, m); err != nil {
-			return err
-		}
-	}
-	if err := rootfs.PivotRoot(root); err != nil {
+	if err := runHooks("startContainer", cfg.Spec.Hooks, cfg.State); err != nil {
 		return err
 	}
-	if err := rootfs.MaskProc(); err != nil {
-		return err
-	}
-	if cfg.ReadOnly {
-		return rootfs.MakeRootReadOnly()
-	}
-	return nil
+	return p.start(sync)
 }
 
-// initLayer are the files the runtime writes for each container, mounted
-// over the image's: they are the container's, never the image's, and
-// `skiff commit` leaves them out.
-func initLayer(dir string) []container.Mount {
-	var mounts []container.Mount
-	for _, name := range container.InitLayerFiles {
-		mounts = append(mounts, container.Mount{Source: filepath.Join(dir, filepath.Base(name)), Destination: name})
-	}
-	return mounts
-}
-
-// loopbackUp brings lo up in the container's own network namespace (on a
-// bridge network, the runtime configures eth0 from outside). Two ioctls
-// do it, where a netlink library would link in Go's net package, whose
-// weight every container start would pay.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("socket: %w", err)
-	}
-	defer unix.Close(fd)
-	lo, err := unix.NewIfreq("lo")
+func readConfig(in *bufio.Reader) (*Config, error) {
+	line, err := in.ReadBytes('\n')
+	var cfg Config
 	if err == nil {
-		err = unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, lo)
+		err = json.Unmarshal(line, &cfg)
 	}
-	if err == nil {
-		lo.SetUint16(lo.Uint16() | unix.IFF_UP)
-		err = unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, lo)
+	if err == nil && (cfg.Spec == nil || cfg.Spec.Process == nil) {
+		err = errors.New("no process")
 	}
 	if err != nil {
-		return fmt.Errorf("ip link set lo up: %w", err)
+		return nil, fmt.Errorf("read the container's config from the runtime: %w", err)
+	}
+	return &cfg, nil
+}
+
+// waitForStart blocks until `start`: opening a FIFO for writing waits
+// for a reader, and start is that reader. The FIFO is reopened through
+// the O_PATH descriptor init holds, in the container's /proc.
+func waitForStart(gate int) error {
+	fifo := fmt.Sprintf("/proc/self/fd/%d", gate)
+	f, err := os.OpenFile(fifo, os.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the start FIFO %s: %w", fifo, err)
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte{0}); err != nil {
+		return fmt.Errorf("write %s: %w", fifo, err)
 	}
 	return nil
 }
 
-// attachTerminal opens a pseudo-terminal on the container's own devpts,
-// sends its master to the runtime and makes the slave our stdio.
-func attachTerminal() error {
-	master, slave, err := terminal.OpenPTY("/dev/ptmx")
-	if err != nil {
-		return err
+// runHooks runs the hooks init runs itself, inside the container's
+// namespaces: createContainer before pivot_root, startContainer after.
+func runHooks(kind string, h *specs.Hooks, state specs.State) error {
+	if h == nil {
+		return nil
 	}
-	socket := os.NewFile(ConsoleFd, "console")
-	err = terminal.SendFile(socket, master)
-	master.Close()
-	socket.Close()
-	if err != nil {
-		return fmt.Errorf("send the terminal to the runtime: %w", err)
-	}
-	return terminal.AttachSlave(slave)
-}
-
-func startProcess(cfg *container.Config, errs *os.File) error {
-	p := cfg.Process
-	if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
-		return fmt.Errorf("working folder %s: %w", p.Cwd, err)
-	}
-	if err := unix.Chdir(p.Cwd); err != nil {
-		return fmt.Errorf("chdir %s: %w", p.Cwd, err)
-	}
-	if err := caps.Drop(); err != nil {
-		return err
-	}
-	if err := setUser(p.User.UID, p.User.GID); err != nil {
-		return err
-	}
-	path, err := lookPath(p.Args[0], p.Env)
-	if err != nil {
-		return err
-	}
-	if cfg.Init {
-		return reap(path, p.Args, p.Env, errs)
-	}
-	if err := unix.Exec(path, p.Args, p.Env); err != nil {
-		return &container.ExecError{Name: p.Args[0], Err: err}
-	}
-	return nil
-}
-
-// setUser switches to the container's user. Go applies setgid and setuid
-// to every thread of the process, one signal each, so what is already so
-// (root, most often) is left alone.
-func setUser(uid, gid uint32) error {
-	if groups, err := unix.Getgroups(); err != nil || len(groups) > 0 {
-		if err := unix.Setgroups(nil); err != nil {
-			return fmt.Errorf("setgroups: %w", err)
-		}
-	}
-	if r, e, s := unix.Getresgid(); r != int(gid) || e != int(gid) || s != int(gid) {
-		if err := unix.Setgid(int(gid)); err != nil {
-			return fmt.Errorf("setgid %d: %w", gid, err)
-		}
-	}
-	if r, e, s := unix.Getresuid(); r != int(uid) || e != int(uid) || s != int(uid) {
-		if err := unix.Setuid(int(uid)); err != nil {
-			return fmt.Errorf("setuid %d: %w", uid, err)
-		}
-	}
-	return nil
-}
-
-// lookPath searches the container's PATH, from its environment.
-func lookPath(name string, env []string) (string, error) {
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			os.Setenv("PATH", v)
-		}
-	}
-	path, err := exec.LookPath(name)
-	var lookErr *exec.Error
-	if errors.As(err, &lookErr) {
-		err = lookErr.Err
-	}
-	if err != nil {
-		return "", &container.ExecError{Name: name, Err: err}
-	}
-	return path, nil
+	list := map[string][]specs.Hook{"createContainer": h.CreateContainer, "startContainer": h.StartContainer}[kind]
+	return hooks.Run(kind, list, state)
 }

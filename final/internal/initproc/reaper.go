@@ -4,26 +4,25 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"skiff/internal/exit"
 
 	"golang.org/x/sys/unix"
-
-	"skiff/internal/container"
 )
 
 // reap is --init: instead of becoming the command, init starts it as a
 // child and stays PID 1. It forwards the signals it gets to the command
 // and reaps every orphan that the kernel reparents to it, so no zombie
 // piles up, as tini does for `docker run --init`.
-func reap(path string, argv, env []string, errs *os.File) error {
+func reap(path string, argv, env []string, sync *os.File) error {
 	signals := make(chan os.Signal, 16)
 	signal.Notify(signals, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
 	cmd := exec.Command(path)
 	cmd.Args, cmd.Env = argv, env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
-		return &container.ExecError{Name: argv[0], Err: err}
+		return &exit.ExecError{Name: argv[0], Err: err}
 	}
-	errs.Close() // the command runs: the runtime sees EOF, as after an exec
+	sync.Close() // the command runs: the runtime sees EOF, as after an exec
 	child := cmd.Process.Pid
 	go func() {
 		for sig := range signals {
@@ -37,7 +36,7 @@ func reap(path string, argv, env []string, errs *os.File) error {
 			continue
 		}
 		if err != nil || pid == child {
-			os.Exit(container.WaitStatusCode(ws))
+			os.Exit(exit.WaitCode(ws))
 		}
 	}
 }

@@ -8,10 +8,7 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,10 +16,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"skiff/internal/cgroups"
-	"skiff/internal/cgroups/devices"
 	"skiff/internal/container"
+	"skiff/internal/exit"
 	"skiff/internal/network"
-	"skiff/internal/nsenter"
+	"skiff/internal/oci"
+	"skiff/internal/safefile"
 	"skiff/internal/terminal"
 )
 
@@ -45,8 +43,7 @@ type IO struct {
 
 // Process is a started container.
 type Process struct {
-	cmd     *exec.Cmd
-	cgroup  cgroups.Manager
+	oci     *oci.Container
 	network *network.Attachment // holds the published host ports while the container runs
 	Master  *os.File            // the terminal's master, with -t
 }
@@ -59,8 +56,8 @@ func (r *Runtime) Start(c *container.Container, stdio IO) (*Process, error) {
 	if err != nil {
 		r.Cleanup(c)
 		c.State.Status, c.State.Error, c.State.FinishedAt = container.Exited, err.Error(), time.Now()
-		c.State.ExitCode = container.ExitRuntime
-		var se *container.StatusError
+		c.State.ExitCode = exit.Runtime
+		var se *exit.Error
 		if errors.As(err, &se) {
 			c.State.ExitCode = se.Code
 		}
@@ -70,104 +67,137 @@ func (r *Runtime) Start(c *container.Container, stdio IO) (*Process, error) {
 	return p, nil
 }
 
+// start writes the container's bundle, its folder: the spec as
+// config.json, the init layer's files and the overlay's folders; then
+// creates and starts it with skiff's OCI runtime (package oci), in this
+// process, and attaches its network in between.
 func (r *Runtime) start(c *container.Container, stdio IO) (_ *Process, err error) {
-	cg, err := cgroups.New(r.CgroupParent, c.Config.ID)
+	spec, err := r.writeBundle(c)
 	if err != nil {
 		return nil, err
 	}
-	c.State.Cgroup = cg.Paths()
-	if err := cg.Set(c.Config.Limits); err != nil {
-		return nil, err
-	}
-	if err := devices.Set(cg, cgroups.DefaultDevices); err != nil {
-		return nil, err
-	}
-	join, err := r.sharedNamespaces(c)
-	if err != nil {
-		return nil, err
-	}
-	child, err := newChildPipes(c.Config.Process.Terminal)
-	if err != nil {
-		return nil, err
-	}
-	defer child.closeParentEnds()
-	cmd := exec.Command(r.Init, c.Dir)
-	cmd.ExtraFiles = child.files()
-	cmd.SysProcAttr = &unix.SysProcAttr{Cloneflags: cloneFlags(c.Config)}
-	intoCgroup, done, err := cg.ForkInto(cmd)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	if !c.Config.Process.Terminal {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	}
-	err = nsenter.Start(cmd, join, intoCgroup)
-	child.closeChildEnds()
-	if err != nil {
-		return nil, fmt.Errorf("start the container's init: %w", err)
-	}
-	p := &Process{cmd: cmd, cgroup: cg}
+	p := &Process{}
 	defer func() {
 		if err != nil {
 			p.network.Close()
 		}
 	}()
-	c.State.Pid = cmd.Process.Pid
-	c.State.PidStart, _ = container.ProcessStart(c.State.Pid)
-	// The rest is done while init's Go runtime starts; init waits for
-	// the sync byte before it mounts anything.
-	if err := r.setUpOutside(c, p); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, err
+	opts := oci.CreateOptions{Init: r.Init, CgroupParent: r.CgroupParent, Prepare: func(pid int) error { return r.attach(c, p, pid) }}
+	if !c.Config.Process.Terminal {
+		opts.Stdio = [3]*os.File{stdio.Stdin, stdio.Stdout, stdio.Stderr}
 	}
-	c.State.Status, c.State.StartedAt = container.Running, time.Now()
-	if err := c.SaveState(); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, err
-	}
-	child.sync.Write([]byte{1}) // init may go on
-	if err := child.initError(); err != nil {
-		cmd.Wait()
-		return nil, err
-	}
+	var console *os.File
 	if c.Config.Process.Terminal {
-		if p.Master, err = terminal.ReceiveFile(child.console, "pty"); err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
+		if console, opts.ConsoleSocket, err = socketPair(); err != nil {
 			return nil, err
 		}
+		defer console.Close()
+	}
+	p.oci, err = oci.Create(c.Dir, c.Config.ID, c.Dir, spec, opts)
+	if opts.ConsoleSocket != nil {
+		opts.ConsoleSocket.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if console != nil {
+		if p.Master, err = terminal.ReceiveFile(console, "pty"); err != nil {
+			p.oci.Kill(unix.SIGKILL, false)
+			p.oci.Wait()
+			return nil, err
+		}
+	}
+	if err := p.oci.Start(); err != nil {
+		p.oci.Wait()
+		return nil, err
 	}
 	return p, nil
 }
 
-// setUpOutside prepares what init needs from outside: the files of the
-// init layer, the overlay's folders and the network.
-func (r *Runtime) setUpOutside(c *container.Container, p *Process) error {
-	if err := r.writeInitLayer(c); err != nil {
-		return err
-	}
-	for _, sub := range []string{"upper", "work", "merged"} {
-		if err := os.MkdirAll(c.Path(sub), 0o755); err != nil {
-			return err
-		}
-	}
-	switch c.Config.Network.Mode {
-	case container.BridgeNetwork:
+// attach runs once the container's init is born, before it builds the
+// root: it records the container as running and attaches its network.
+func (r *Runtime) attach(c *container.Container, p *Process, pid int) error {
+	c.State.Pid = pid
+	c.State.PidStart, _ = oci.ProcessStart(pid)
+	c.State.Cgroup = cgroups.Open(r.CgroupParent, c.Config.ID).Paths()
+	if c.Config.Network.Mode == container.BridgeNetwork {
 		n, err := r.Networks.Get(c.Config.Network.Name)
 		if err != nil {
 			return err
 		}
 		ep := network.Endpoint{ID: c.Config.ID, Name: c.Config.Name, HostsFile: c.Path("hosts"), Hostname: c.Config.Hostname}
-		a, err := r.Networks.Attach(n, c.State.Pid, ep, c.Config.Network.Ports)
+		a, err := r.Networks.Attach(n, pid, ep, c.Config.Network.Ports)
 		if err != nil {
 			return err
 		}
 		c.State.IP, c.State.HostVeth, p.network = a.IP, a.HostVeth, a
 	}
-	return nil
+	c.State.Status, c.State.StartedAt = container.Running, time.Now()
+	return c.SaveState()
+}
+
+// writeBundle makes the container's folder a bundle: the files of its
+// init layer, the overlay's folders, and config.json, its spec.
+func (r *Runtime) writeBundle(c *container.Container) (*specs.Spec, error) {
+	spec, err := r.Spec(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.writeInitLayer(c); err != nil {
+		return nil, err
+	}
+	for _, sub := range []string{"upper", "work", "merged"} {
+		if err := os.MkdirAll(c.Path(sub), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := safefile.WriteJSON(c.Path("config.json"), spec, 0o600); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+// LoadSpec reads the spec the container runs with, from its bundle.
+func (r *Runtime) LoadSpec(c *container.Container) (*specs.Spec, error) {
+	return oci.LoadBundle(c.Dir)
+}
+
+// ociContainer is the running container as the OCI runtime sees it.
+func (r *Runtime) ociContainer(c *container.Container) (*oci.Container, error) {
+	spec, err := r.LoadSpec(c)
+	if err != nil {
+		return nil, err
+	}
+	return &oci.Container{ID: c.Config.ID, Bundle: c.Dir, Dir: c.Dir, Pid: c.State.Pid, PidStart: c.State.PidStart,
+		Cgroup: r.CgroupParent + "/" + c.Config.ID, Spec: spec}, nil
+}
+
+// Exec starts the process p in the running container c (see
+// oci.Container.Exec), with stdio as its stdin, stdout and stderr.
+func (r *Runtime) Exec(c *container.Container, p *specs.Process, stdio IO) (*oci.Process, error) {
+	if !c.State.Alive() {
+		return nil, fmt.Errorf("container %s is not running", c.Name())
+	}
+	ctr, err := r.ociContainer(c)
+	if err != nil {
+		return nil, err
+	}
+	return ctr.Exec(p, oci.ExecOptions{Stdio: [3]*os.File{stdio.Stdin, stdio.Stdout, stdio.Stderr}})
+}
+
+// Signal sends sig to the container's command.
+func (p *Process) Signal(sig os.Signal) { p.oci.Kill(sig.(unix.Signal), false) }
+
+// WaitStatus waits for the container's command to end and returns its
+// exit status.
+func (p *Process) WaitStatus() int { return p.oci.Wait() }
+
+func socketPair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console"), nil
 }
 
 // Wait waits for the container's command to end, records how it ended and
@@ -175,7 +205,7 @@ func (r *Runtime) setUpOutside(c *container.Container, p *Process) error {
 func (r *Runtime) Wait(c *container.Container, p *Process) int {
 	status := p.WaitStatus()
 	p.network.Close() // before Cleanup frees the ports for others
-	c.State.OOMKilled = p.cgroup.OOMKills() > 0
+	c.State.OOMKilled = cgroups.Open(r.CgroupParent, c.Config.ID).OOMKills() > 0
 	r.Cleanup(c)
 	if c.Config.AutoRemove { // nothing to record: the folder goes
 		r.Store.Remove(c)
@@ -226,27 +256,15 @@ func (r *Runtime) stopMembers(c *container.Container) {
 	}
 }
 
-// cloneFlags are the namespaces the container gets of its own; the ones
-// it shares with another container are joined instead.
-func cloneFlags(cfg container.Config) uintptr {
-	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWUTS)
-	if cfg.IPC == "" {
-		flags |= unix.CLONE_NEWIPC
-	}
-	if cfg.PID == "" {
-		flags |= unix.CLONE_NEWPID
-	}
-	if cfg.Network.Mode.OwnNamespace() {
-		flags |= unix.CLONE_NEWNET
-	}
-	return flags
-}
-
-// sharedNamespaces lists the namespaces of other containers to join:
-// --network, --ipc and --pid container:NAME, the makings of a pod.
-func (r *Runtime) sharedNamespaces(c *container.Container) ([]nsenter.Namespace, error) {
-	var join []nsenter.Namespace
-	for kind, id := range map[string]string{"net": c.Config.Network.Join, "ipc": c.Config.IPC, "pid": c.Config.PID} {
+// Spec is the container's configuration as an OCI runtime spec (see
+// container.Config.Spec), with the namespaces it joins (--network, --ipc
+// and --pid container:NAME, the makings of a pod) as the paths of the
+// running containers that own them. Sharing another's network, it shares
+// its /etc/hosts too.
+func (r *Runtime) Spec(c *container.Container) (*specs.Spec, error) {
+	joined := map[specs.LinuxNamespaceType]string{}
+	for kind, id := range map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: c.Config.Network.Join,
+		specs.IPCNamespace: c.Config.IPC, specs.PIDNamespace: c.Config.PID} {
 		if id == "" {
 			continue
 		}
@@ -257,29 +275,12 @@ func (r *Runtime) sharedNamespaces(c *container.Container) ([]nsenter.Namespace,
 		if !other.State.Alive() {
 			return nil, fmt.Errorf("cannot join the %s namespace of container %s: it is not running", kind, other.Config.Name)
 		}
-		join = append(join, nsenter.Of(other.State.Pid, kind)...)
-		if kind == "net" {
+		joined[kind] = container.JoinPath(other.State.Pid, kind)
+		if kind == specs.NetworkNamespace {
 			copyFile(other.Path("hosts"), c.Path("hosts"))
 		}
 	}
-	return join, nil
-}
-
-// Spec is the container's configuration as an OCI runtime spec (see
-// container.Config.Spec), with the namespaces it joins as paths while the
-// containers that own them run.
-func (r *Runtime) Spec(c *container.Container) *specs.Spec {
-	joined := map[specs.LinuxNamespaceType]string{}
-	for kind, id := range map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: c.Config.Network.Join,
-		specs.IPCNamespace: c.Config.IPC, specs.PIDNamespace: c.Config.PID} {
-		if id == "" {
-			continue
-		}
-		if other, err := r.Store.Get(id); err == nil && other.State.Alive() {
-			joined[kind] = container.JoinPath(other.State.Pid, kind)
-		}
-	}
-	return c.Config.Spec(c.Dir, r.CgroupParent+"/"+c.Config.ID, joined)
+	return c.Config.Spec(c.Dir, r.CgroupParent+"/"+c.Config.ID, joined), nil
 }
 
 // writeInitLayer writes the container's own /etc/hostname, /etc/hosts and
@@ -323,72 +324,6 @@ func copyFile(src, dst string) {
 	if data, err := os.ReadFile(src); err == nil {
 		os.WriteFile(dst, data, 0o644)
 	}
-}
-
-// childPipes are the channels between the runtime and init, passed as
-// file descriptors 3, 4 and 5 (see package initproc).
-type childPipes struct {
-	sync, syncChild       *os.File // runtime → init: "go on"
-	errors, errorsChild   *os.File // init → runtime: what failed, EOF on exec
-	console, consoleChild *os.File // init → runtime: the pty master
-}
-
-func newChildPipes(withConsole bool) (*childPipes, error) {
-	p := &childPipes{}
-	var err error
-	if p.syncChild, p.sync, err = os.Pipe(); err != nil {
-		return nil, err
-	}
-	if p.errors, p.errorsChild, err = os.Pipe(); err != nil {
-		return nil, err
-	}
-	if withConsole {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return nil, err
-		}
-		p.console, p.consoleChild = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console")
-	}
-	return p, nil
-}
-
-func (p *childPipes) files() []*os.File {
-	files := []*os.File{p.syncChild, p.errorsChild}
-	if p.consoleChild != nil {
-		files = append(files, p.consoleChild)
-	}
-	return files
-}
-
-func (p *childPipes) closeChildEnds() {
-	for _, f := range []*os.File{p.syncChild, p.errorsChild, p.consoleChild} {
-		if f != nil {
-			f.Close()
-		}
-	}
-}
-
-func (p *childPipes) closeParentEnds() {
-	for _, f := range []*os.File{p.sync, p.errors, p.console} {
-		if f != nil {
-			f.Close()
-		}
-	}
-}
-
-// initError reads what init reports: nothing before EOF means its exec
-// succeeded; else "STATUS message".
-func (p *childPipes) initError() error {
-	msg, _ := io.ReadAll(p.errors)
-	if len(msg) == 0 {
-		return nil
-	}
-	code, text, _ := strings.Cut(string(msg), " ")
-	status, err := strconv.Atoi(code)
-	if err != nil {
-		status = container.ExitRuntime
-	}
-	return &container.StatusError{Code: status, Msg: text}
 }
 
 // Remove deletes a container. A running one, one a live runtime is still

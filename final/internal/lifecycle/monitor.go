@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"skiff/internal/container"
+	"skiff/internal/exit"
 )
 
 // Monitor is the life of a detached container's monitor, the process
@@ -18,12 +19,12 @@ func (r *Runtime) Monitor(c *container.Container, ready io.WriteCloser, out *os.
 	defer ready.Close()
 	c.SetMonitor()
 	if err := c.SaveState(); err != nil { // else prune would take it for dead if run -d died
-		fmt.Fprintf(ready, "%d %v", container.ExitRuntime, err)
+		fmt.Fprintf(ready, "%d %v", exit.Runtime, err)
 		return
 	}
 	p, err := r.Start(c, IO{Stdout: out, Stderr: out})
 	if err != nil {
-		fmt.Fprintf(ready, "%d %v", container.StatusOf(err), err)
+		fmt.Fprintf(ready, "%d %v", exit.Of(err), err)
 		if c.Config.AutoRemove {
 			r.Store.Remove(c)
 		}

@@ -26,13 +26,13 @@ import (
 // Namespace is one namespace to join: its kind and a file naming it,
 // usually /proc/PID/ns/KIND.
 type Namespace struct {
-	Kind string // ipc, uts, net, pid, mnt
+	Kind string // ipc, uts, net, pid, cgroup, mnt
 	Path string
 }
 
 var cloneFlag = map[string]int{
 	"ipc": unix.CLONE_NEWIPC, "uts": unix.CLONE_NEWUTS, "net": unix.CLONE_NEWNET,
-	"pid": unix.CLONE_NEWPID, "mnt": unix.CLONE_NEWNS,
+	"pid": unix.CLONE_NEWPID, "mnt": unix.CLONE_NEWNS, "cgroup": unix.CLONE_NEWCGROUP,
 }
 
 // Of lists the namespaces of process pid, in the order they are joined:

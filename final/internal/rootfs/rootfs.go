@@ -1,15 +1,15 @@
-// Package rootfs builds a container's mount table from inside its new
-// mount namespace: the overlay of its image (lesson 06), volumes and the
-// init-layer files, pivot_root, then /proc, /sys and /dev (lesson 04), and
-// the hardening a real runtime adds: masked and read-only /proc paths, and
-// optionally a read-only root.
+// Package rootfs builds a container's mount table from the mounts of its
+// OCI runtime spec, from inside its new mount namespace: the root (skiff's
+// overlay of image layers, lesson 06, or a bundle's rootfs folder), then
+// each mount in order (/proc, /sys, /dev, volumes, the init layer's
+// files), the device nodes, pivot_root (lesson 04), and the hardening a
+// real runtime adds: masked and read-only paths, a read-only root.
 package rootfs
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -25,40 +25,95 @@ func MakePrivate() error {
 	return nil
 }
 
-// MountOverlay mounts the read-only layers (lowest first) under the
-// container's writable layer at dir/merged, and returns that path. It is
-// nodev: a device node that comes with an image (a char 1:11 is the host's
-// /dev/kmsg, whatever its name) cannot be opened. Not nosuid: an image's
-// setuid programs (su, ping) must work. The /dev that init mounts on top
-// is a mount of its own, whose nodes work.
-func MountOverlay(dir string, layers []string) (string, error) {
-	merged := filepath.Join(dir, "merged")
-	lower := slices.Clone(layers)
-	slices.Reverse(lower) // overlayfs wants the topmost first
-	options := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s",
-		strings.Join(lower, ":"), filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
-	if err := unix.Mount("overlay", merged, "overlay", unix.MS_NODEV, options); err != nil {
-		return "", fmt.Errorf("mount -t overlay %s: %w", merged, err)
+// MountRoot makes root a mount point, as pivot_root needs, and returns
+// the mounts still to make. A first mount at "/" is skiff's extension of
+// the spec: the root is that mount (the overlay of an image's layers,
+// made here, inside the container's mount namespace, never on the host).
+// Otherwise root, a bundle's rootfs folder, is bind-mounted onto itself.
+func MountRoot(root string, mounts []specs.Mount) ([]specs.Mount, error) {
+	if len(mounts) > 0 && mounts[0].Destination == "/" {
+		m := mounts[0]
+		o := parseOptions(m.Options)
+		if err := unix.Mount(m.Source, root, m.Type, o.flags, o.data); err != nil {
+			return nil, fmt.Errorf("mount -t %s %s: %w", m.Type, root, err)
+		}
+		return mounts[1:], nil
 	}
-	return merged, nil
+	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return nil, fmt.Errorf("mount --rbind %s %s: %w", root, root, err)
+	}
+	return mounts, nil
 }
 
-// MountVolume bind-mounts a host path at its place in the rootfs, read-only
-// if its options say "ro". We are still in the host's root here: refuse a
-// symlink on the way, which could point the mount at the host's files.
-func MountVolume(rootfs string, m specs.Mount) error {
-	target, err := SecureJoin(rootfs, m.Destination)
+// Mount makes one of the spec's mounts at its place under root. We are
+// still in the host's root here: a symlink on the way is refused, as it
+// could point the mount at the host's files. A relative source of a bind
+// mount is relative to the bundle.
+func Mount(root, bundle string, m specs.Mount) error {
+	target, err := SecureJoin(root, m.Destination)
 	if err != nil {
 		return err
 	}
-	if err := makeMountPoint(m.Source, target); err != nil {
+	o := parseOptions(m.Options)
+	if m.Type == "bind" || o.flags&unix.MS_BIND != 0 {
+		return bindMount(bundle, target, m, o)
+	}
+	if m.Type == "cgroup" || m.Type == "cgroup2" {
+		return mountCgroup(target, o)
+	}
+	if err := os.MkdirAll(target, 0o755); err != nil {
 		return err
 	}
-	if err := unix.Mount(m.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("mount --rbind %s %s: %w", m.Source, m.Destination, err)
+	if err := unix.Mount(m.Source, target, m.Type, o.flags, o.data); err != nil {
+		return fmt.Errorf("mount -t %s %s: %w", m.Type, m.Destination, err)
 	}
-	if slices.Contains(m.Options, "ro") {
-		return makeReadOnly(target, true)
+	return o.propagate(target)
+}
+
+// bindMount binds a host file or folder, then applies the options a bind
+// mount ignores when it is made (ro, nosuid, nodev, noexec) with
+// mount_setattr(2), which also covers the mounts below an rbind and keeps
+// its other flags (a second MS_REMOUNT|MS_BIND mount would reset them).
+func bindMount(bundle, target string, m specs.Mount, o options) error {
+	source := m.Source
+	if !filepath.IsAbs(source) {
+		source = filepath.Join(bundle, source)
+	}
+	if err := makeMountPoint(source, target); err != nil {
+		return err
+	}
+	if err := unix.Mount(source, target, "", o.flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
+		return fmt.Errorf("mount --bind %s %s: %w", m.Source, m.Destination, err)
+	}
+	if o.attr != 0 {
+		flags := 0
+		if o.flags&unix.MS_REC != 0 {
+			flags = unix.AT_RECURSIVE
+		}
+		if err := unix.MountSetattr(unix.AT_FDCWD, target, uint(flags), &unix.MountAttr{Attr_set: o.attr}); err != nil {
+			return fmt.Errorf("mount_setattr %s: %w", m.Destination, err)
+		}
+	}
+	return o.propagate(target)
+}
+
+// mountCgroup gives the container /sys/fs/cgroup. With cgroup v2 it is
+// the unified hierarchy, seen from the container's cgroup namespace when
+// it has one; a v1 host's many hierarchies are left out (an empty,
+// read-only tmpfs), as they would show the host's whole tree.
+func mountCgroup(target string, o options) error {
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		return err
+	}
+	var fs unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
+		if err := unix.Mount("cgroup2", target, "cgroup2", o.flags, ""); err != nil {
+			return fmt.Errorf("mount -t cgroup2 %s: %w", target, err)
+		}
+		return nil
+	}
+	if err := unix.Mount("tmpfs", target, "tmpfs", o.flags|unix.MS_RDONLY, "size=0"); err != nil {
+		return fmt.Errorf("mount -t tmpfs %s: %w", target, err)
 	}
 	return nil
 }
@@ -96,21 +151,6 @@ func makeMountPoint(source, target string) error {
 	return f.Close()
 }
 
-// makeReadOnly makes a mount read-only with mount_setattr(2), which keeps
-// its other flags (a second MS_REMOUNT|MS_BIND mount would reset them) and
-// with recursive also covers the mounts below it.
-func makeReadOnly(target string, recursive bool) error {
-	flags := 0
-	if recursive {
-		flags = unix.AT_RECURSIVE
-	}
-	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-	if err := unix.MountSetattr(unix.AT_FDCWD, target, uint(flags), attr); err != nil {
-		return fmt.Errorf("mount_setattr %s read-only: %w", target, err)
-	}
-	return nil
-}
-
 // PivotRoot makes rootfs the root of the mount namespace and detaches the
 // old root: pivot_root(".", ".") stacks the old root on top of the new
 // one, and unmounting "." takes it away, with no folder to create.
@@ -127,92 +167,30 @@ func PivotRoot(rootfs string) error {
 	return unix.Chdir("/")
 }
 
-// MountSystem mounts, inside the new root filesystem at root, /proc for
-// the container's PID namespace, a read-only /sys and a minimal /dev. It
-// comes before the volumes, so that a volume under /dev or /sys is
-// mounted on top of them, not hidden beneath.
-func MountSystem(root string) error {
-	steps := []struct {
-		source, target, fstype string
-		flags                  uintptr
-	}{
-		{"proc", "/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
-		{"sysfs", "/sys", "sysfs", unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
+// MoveRoot is runc's --no-pivot, for a root pivot_root cannot leave
+// (a ramdisk): the root is moved over / and chroot'ed into. The old root
+// stays below it, reachable by anyone who can escape a chroot (lesson 01).
+func MoveRoot(rootfs string) error {
+	if err := unix.Chdir(rootfs); err != nil {
+		return fmt.Errorf("chdir %s: %w", rootfs, err)
 	}
-	for _, m := range steps {
-		target, err := SecureJoin(root, m.target)
-		if err != nil {
-			return err
-		}
-		if err := mount(m.source, target, m.fstype, m.flags, ""); err != nil {
-			return err
-		}
+	if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("mount --move %s /: %w", rootfs, err)
 	}
-	dev, err := SecureJoin(root, "/dev")
-	if err != nil {
-		return err
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot %s: %w", rootfs, err)
 	}
-	return mountDev(dev)
+	return unix.Chdir("/")
 }
 
-var devices = []struct {
-	name         string
-	major, minor uint32
-}{
-	{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
-}
-
-var devLinks = map[string]string{
-	"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "core": "/proc/kcore",
-	"stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
-}
-
-// mountDev makes dev a tmpfs with the few device nodes a container may
-// use (its cgroup's device allowlist lets it use no others), devpts,
-// shm and mqueue.
-func mountDev(dev string) error {
-	if err := mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=755,size=65536k"); err != nil {
-		return err
-	}
-	for _, d := range devices {
-		path := filepath.Join(dev, d.name)
-		if err := unix.Mknod(path, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor))); err != nil {
-			return fmt.Errorf("mknod %s: %w", path, err)
-		}
-		if err := os.Chmod(path, 0o666); err != nil { // the umask took bits away
-			return err
-		}
-	}
-	for name, target := range devLinks {
-		if err := os.Symlink(target, filepath.Join(dev, name)); err != nil {
-			return err
-		}
-	}
-	if err := mount("devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
-		return err
-	}
-	if err := mount("shm", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
-		return err
-	}
-	return mount("mqueue", filepath.Join(dev, "mqueue"), "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
-}
-
-// MaskedPaths hide host information and knobs in /proc, as Docker does:
-// files are covered with /dev/null, folders with an empty read-only tmpfs.
-var MaskedPaths = []string{
-	"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/acpi", "/proc/scsi", "/sys/firmware",
-}
-
-// ReadOnlyPaths can be read but not written: kernel tunables of the host.
-var ReadOnlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
-
-// MaskProc hides and write-protects what /proc and /sys reveal of the
-// host, once the container's root is the root.
-func MaskProc() error {
-	for _, path := range MaskedPaths {
+// MaskPaths hides what the paths reveal of the host, once the container's
+// root is the root: a file is covered with /dev/null, a folder with an
+// empty read-only tmpfs. A path this kernel lacks is skipped.
+func MaskPaths(paths []string) error {
+	for _, path := range paths {
 		info, err := os.Stat(path)
 		if err != nil {
-			continue // not on this kernel
+			continue
 		}
 		if info.IsDir() {
 			err = unix.Mount("tmpfs", path, "tmpfs", unix.MS_RDONLY, "size=0")
@@ -223,7 +201,13 @@ func MaskProc() error {
 			return fmt.Errorf("mask %s: %w", path, err)
 		}
 	}
-	for _, path := range ReadOnlyPaths {
+	return nil
+}
+
+// ReadOnlyPaths can still be read, not written: the host's kernel
+// tunables under /proc/sys, say.
+func ReadOnlyPaths(paths []string) error {
+	for _, path := range paths {
 		if _, err := os.Stat(path); err != nil {
 			continue
 		}
@@ -237,15 +221,36 @@ func MaskProc() error {
 	return nil
 }
 
-// MakeRootReadOnly is --read-only: the root mount, not the volumes or /dev.
+// MakeRootReadOnly is root.readonly (--read-only): the root mount only,
+// not the mounts on it (volumes, /dev).
 func MakeRootReadOnly() error { return makeReadOnly("/", false) }
 
-func mount(source, target, fstype string, flags uintptr, data string) error {
-	if err := os.MkdirAll(target, 0o755); err != nil {
-		return err
+// SetPropagation applies the spec's rootfsPropagation to the new root,
+// within the container's mount namespace.
+func SetPropagation(mode string) error {
+	if mode == "" {
+		return nil
 	}
-	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
-		return fmt.Errorf("mount -t %s %s: %w", fstype, target, err)
+	flag, ok := propagation[mode]
+	if !ok {
+		return fmt.Errorf("rootfsPropagation %q: not a propagation mode", mode)
+	}
+	if err := unix.Mount("", "/", "", flag, ""); err != nil {
+		return fmt.Errorf("mount --make-%s /: %w", mode, err)
+	}
+	return nil
+}
+
+// makeReadOnly makes a mount read-only with mount_setattr(2), which keeps
+// its other flags and with recursive also covers the mounts below it.
+func makeReadOnly(target string, recursive bool) error {
+	flags := 0
+	if recursive {
+		flags = unix.AT_RECURSIVE
+	}
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(unix.AT_FDCWD, target, uint(flags), attr); err != nil {
+		return fmt.Errorf("mount_setattr %s read-only: %w", target, err)
 	}
 	return nil
 }

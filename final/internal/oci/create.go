@@ -1,0 +1,194 @@
+package oci
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"skiff/internal/cgroups"
+	"skiff/internal/cgroups/devices"
+	"skiff/internal/hooks"
+	"skiff/internal/initproc"
+	"skiff/internal/nsenter"
+	"skiff/internal/rootfs"
+)
+
+// CreateOptions are how a container is created, beyond its spec.
+type CreateOptions struct {
+	Init  string      // the skiff-init binary
+	Stdio [3]*os.File // the container's stdin, stdout, stderr (nil: /dev/null)
+	// ConsoleSocket, with process.terminal, is a unix socket init sends
+	// the pty's master through (runc's --console-socket).
+	ConsoleSocket *os.File
+	NoPivot       bool
+	// Prepare runs once init is born in its namespaces and cgroup, after
+	// the createRuntime hooks and before init builds the root: `skiff
+	// run` attaches the container's network there, as dockerd does with
+	// a hook.
+	Prepare func(pid int) error
+	// CgroupParent holds the container's cgroup when the spec gives no
+	// linux.cgroupsPath.
+	CgroupParent string
+}
+
+// Create sets a container up from its spec and leaves its init waiting
+// for Start: the cgroup with the spec's limits and device rules, the
+// namespaces, the hooks that run outside, then init's mounts and root.
+// dir is the container's state folder, which must exist. On failure,
+// everything made is taken down again.
+func Create(dir, id, bundle string, spec *specs.Spec, opts CreateOptions) (*Container, error) {
+	if err := Validate(spec); err != nil {
+		return nil, err
+	}
+	c := &Container{ID: id, Bundle: bundle, Spec: spec, Dir: dir, Created: time.Now().UTC(),
+		Cgroup: spec.Linux.CgroupsPath}
+	if c.Cgroup == "" {
+		c.Cgroup = opts.CgroupParent + "/" + id
+	}
+	if err := c.create(opts); err != nil {
+		c.destroy()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Container) create(opts CreateOptions) error {
+	cg, err := cgroups.New(c.Cgroup)
+	if err != nil {
+		return err
+	}
+	if err := cg.Set(c.Spec.Linux.Resources); err != nil {
+		return err
+	}
+	if err := devices.Set(cg, deviceRules(c.Spec)); err != nil {
+		return err
+	}
+	if err := unix.Mkfifo(c.fifo(), 0o600); err != nil {
+		return fmt.Errorf("mkfifo %s: %w", c.fifo(), err)
+	}
+	if err := c.startInit(cg, opts); err != nil {
+		return err
+	}
+	if err := c.sendConfig(opts.NoPivot); err != nil {
+		return err
+	}
+	state := c.State()
+	state.Status = specs.StateCreating
+	if h := c.Spec.Hooks; h != nil {
+		if err := hooks.Run("prestart", h.Prestart, state); err != nil {
+			return err
+		}
+		if err := hooks.Run("createRuntime", h.CreateRuntime, state); err != nil {
+			return err
+		}
+	}
+	if opts.Prepare != nil {
+		if err := opts.Prepare(c.Pid); err != nil {
+			return err
+		}
+	}
+	if _, err := c.sync.Write([]byte{1}); err != nil { // init may go on
+		return fmt.Errorf("the container's init exited: %w", err)
+	}
+	return c.waitReady()
+}
+
+// startInit starts skiff-init in the container's new namespaces (and
+// those it joins), born in its cgroup.
+func (c *Container) startInit(cg cgroups.Manager, opts CreateOptions) error {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socketpair: %w", err)
+	}
+	c.sync = os.NewFile(uintptr(fds[0]), "sync")
+	c.syncIn = bufio.NewReader(c.sync)
+	child := os.NewFile(uintptr(fds[1]), "sync")
+	defer child.Close()
+
+	flags, join := namespaces(c.Spec)
+	cmd := exec.Command(opts.Init)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdio[0], opts.Stdio[1], opts.Stdio[2]
+	cmd.ExtraFiles = []*os.File{child} // initproc.SyncFd
+	if c.Spec.Process.Terminal {
+		if opts.ConsoleSocket == nil {
+			return errors.New("process.terminal is set but there is no console socket to send the terminal to")
+		}
+		cmd.ExtraFiles = append(cmd.ExtraFiles, opts.ConsoleSocket) // initproc.ConsoleFd
+	}
+	cmd.SysProcAttr = &unix.SysProcAttr{Cloneflags: flags}
+	intoCgroup, done, err := cg.ForkInto(cmd)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := nsenter.Start(cmd, join, intoCgroup); err != nil {
+		return fmt.Errorf("start the container's init %s: %w", opts.Init, err)
+	}
+	c.init, c.Pid = cmd, cmd.Process.Pid
+	c.PidStart, _ = ProcessStart(c.Pid)
+	return nil
+}
+
+// sendConfig tells init what to do, while its Go runtime starts.
+func (c *Container) sendConfig(noPivot bool) error {
+	cfg := initproc.Config{Spec: c.Spec, Root: rootPath(c.Bundle, c.Spec), Bundle: c.Bundle,
+		Fifo: c.fifo(), State: c.State(), NoPivot: noPivot}
+	cfg.State.Status = specs.StateCreated
+	line, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := c.sync.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("send the config to the container's init: %w", err)
+	}
+	return nil
+}
+
+// waitReady waits for init to report that the container is set up.
+func (c *Container) waitReady() error {
+	line, err := c.syncIn.ReadBytes('\n')
+	var m initproc.Message
+	if err == nil && json.Unmarshal(line, &m) == nil && m.Ready {
+		return nil
+	}
+	return initError(line, err)
+}
+
+// destroy takes down what a failed create made.
+func (c *Container) destroy() {
+	if c.init != nil {
+		c.init.Process.Kill()
+		c.init.Wait()
+	}
+	if c.sync != nil {
+		c.sync.Close()
+	}
+	cgroups.OpenPath(c.Cgroup).Destroy()
+	os.Remove(c.fifo())
+}
+
+// deviceRules are the cgroup's device rules: everything denied, then the
+// spec's rules, then the default devices and the spec's own devices,
+// which a container always gets.
+func deviceRules(spec *specs.Spec) []specs.LinuxDeviceCgroup {
+	rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+	if r := spec.Linux.Resources; r != nil {
+		rules = append(rules, r.Devices...)
+	}
+	for _, d := range append(rootfs.DefaultDevices, spec.Linux.Devices...) {
+		major, minor := d.Major, d.Minor
+		kind := d.Type
+		if kind == "u" {
+			kind = "c"
+		}
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: kind, Major: &major, Minor: &minor, Access: "rwm"})
+	}
+	return append(rules, cgroups.DefaultDevices[len(cgroups.DefaultDevices)-4:]...) // console, ptmx, pts
+}

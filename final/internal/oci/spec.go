@@ -1,0 +1,122 @@
+package oci
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"skiff/internal/caps"
+	"skiff/internal/nsenter"
+)
+
+// LoadBundle reads a bundle's config.json.
+func LoadBundle(bundle string) (*specs.Spec, error) {
+	path := filepath.Join(bundle, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return &spec, nil
+}
+
+// cloneFlags are the namespaces a container may have of its own.
+var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.MountNamespace: unix.CLONE_NEWNS, specs.UTSNamespace: unix.CLONE_NEWUTS,
+	specs.IPCNamespace: unix.CLONE_NEWIPC, specs.PIDNamespace: unix.CLONE_NEWPID,
+	specs.NetworkNamespace: unix.CLONE_NEWNET, specs.CgroupNamespace: unix.CLONE_NEWCGROUP,
+}
+
+// nsNames are their names under /proc/PID/ns.
+var nsNames = map[specs.LinuxNamespaceType]string{
+	specs.MountNamespace: "mnt", specs.UTSNamespace: "uts", specs.IPCNamespace: "ipc",
+	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.CgroupNamespace: "cgroup",
+}
+
+// Validate checks what skiff can run before anything is created: an
+// ociVersion of 1.0.0 to 1.3.x, a process, namespaces it supports (a
+// mount namespace of its own is required: init changes mount propagation
+// and must never do it on the host), capabilities and rlimits it knows,
+// and no seccomp or user namespace, which it does not apply yet.
+func Validate(spec *specs.Spec) error {
+	if err := checkVersion(spec.Version); err != nil {
+		return err
+	}
+	if spec.Process == nil || len(spec.Process.Args) == 0 {
+		return errors.New("config.json: process.args must name a command")
+	}
+	if spec.Root == nil || spec.Root.Path == "" {
+		return errors.New("config.json: root.path is missing")
+	}
+	if _, err := caps.ParseSets(spec.Process.Capabilities); err != nil {
+		return fmt.Errorf("config.json: process.capabilities: %w", err)
+	}
+	if spec.Linux == nil {
+		return errors.New("config.json: no linux section: skiff runs Linux containers only")
+	}
+	if spec.Linux.Seccomp != nil {
+		return errors.New("config.json: linux.seccomp: skiff does not apply seccomp filters yet")
+	}
+	return checkNamespaces(spec.Linux.Namespaces)
+}
+
+func checkVersion(v string) error {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) == 3 && parts[0] == "1" {
+		if minor, err := strconv.Atoi(parts[1]); err == nil && minor >= 0 && minor <= 3 {
+			return nil
+		}
+	}
+	return fmt.Errorf("config.json: ociVersion %q: skiff runs 1.0.0 to 1.3.x", v)
+}
+
+func checkNamespaces(list []specs.LinuxNamespace) error {
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for _, ns := range list {
+		if _, ok := cloneFlags[ns.Type]; !ok {
+			return fmt.Errorf("config.json: %s namespace: skiff does not support it yet", ns.Type)
+		}
+		if seen[ns.Type] {
+			return fmt.Errorf("config.json: the %s namespace is listed twice", ns.Type)
+		}
+		seen[ns.Type] = true
+		if ns.Type == specs.MountNamespace && ns.Path != "" {
+			return errors.New("config.json: joining a mount namespace is not supported: the container needs its own")
+		}
+	}
+	if !seen[specs.MountNamespace] {
+		return errors.New("config.json: the container needs a mount namespace of its own")
+	}
+	return nil
+}
+
+// namespaces splits the spec's namespaces into the clone flags of the new
+// ones and the paths of those to join.
+func namespaces(spec *specs.Spec) (flags uintptr, join []nsenter.Namespace) {
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Path == "" {
+			flags |= cloneFlags[ns.Type]
+		} else {
+			join = append(join, nsenter.Namespace{Kind: nsNames[ns.Type], Path: ns.Path})
+		}
+	}
+	return flags, join
+}
+
+// rootPath is root.path made absolute: relative to the bundle.
+func rootPath(bundle string, spec *specs.Spec) string {
+	if filepath.IsAbs(spec.Root.Path) {
+		return spec.Root.Path
+	}
+	return filepath.Join(bundle, spec.Root.Path)
+}
