@@ -119,7 +119,7 @@ func TestKilledAtAnyMoment(t *testing.T) {
 	// state but with a temporary one, a removal cut short.
 	partial := map[string]string{
 		strings.Repeat("a", 64):                                      "",
-		strings.Repeat("b", 64) + "/container.json":                     `{"id": "` + strings.Repeat("b", 64) + `"}`,
+		strings.Repeat("b", 64) + "/container.json":                  `{"id": "` + strings.Repeat("b", 64) + `"}`,
 		strings.Repeat("b", 64) + "/.state.json.tmp-42":              `{"sta`,
 		".removing-" + strings.Repeat("c", 64) + "/upper/etc/passwd": "x",
 	}

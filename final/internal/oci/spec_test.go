@@ -20,14 +20,18 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	cases := map[string]func(s *specs.Spec){
-		"ociVersion":          func(s *specs.Spec) { s.Version = "2.0.0" },
-		"1.4":                 func(s *specs.Spec) { s.Version = "1.4.0" },
-		"process.args":        func(s *specs.Spec) { s.Process.Args = nil },
-		"root.path":           func(s *specs.Spec) { s.Root = nil },
-		"unknown capability":  func(s *specs.Spec) { s.Process.Capabilities.Bounding = []string{"CAP_FLY"} },
-		"seccomp":             func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{} },
-		"user namespace":      func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace}) },
-		"listed twice":        func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UTSNamespace}) },
+		"ociVersion":         func(s *specs.Spec) { s.Version = "2.0.0" },
+		"1.4":                func(s *specs.Spec) { s.Version = "1.4.0" },
+		"process.args":       func(s *specs.Spec) { s.Process.Args = nil },
+		"root.path":          func(s *specs.Spec) { s.Root = nil },
+		"unknown capability": func(s *specs.Spec) { s.Process.Capabilities.Bounding = []string{"CAP_FLY"} },
+		"seccomp":            func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{} },
+		"user namespace": func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		},
+		"listed twice": func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UTSNamespace})
+		},
 		"own mount namespace": func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] },
 		"joining a mount":     func(s *specs.Spec) { s.Linux.Namespaces[4].Path = "/proc/1/ns/mnt" },
 	}
