@@ -24,6 +24,7 @@ import (
 //
 //	OCI_RUNTIMES="skiff=/abs/bin/skiff-runtime"  more runtimes, after runc and crun
 //	OCI_AT_LEAST="skiff"  these must pass at least as many programs as runc and as crun
+//	OCI_ONLY=1            only the runtimes in OCI_RUNTIMES (while developing one)
 //	OCI_PROGRAMS=REGEXP   only the programs whose names match
 //	OCI_TIMEOUT=90s       each program's time limit (default 60s)
 //	OCI_LOGS=DIR          keep each run's TAP, stderr and runtime calls in DIR
@@ -53,6 +54,9 @@ func TestValidation(t *testing.T) {
 		t.Fatalf("OCI_RUNTIMES: %v", err)
 	}
 	runtimes = append(runtimes, extra...)
+	if os.Getenv("OCI_ONLY") != "" {
+		runtimes = extra
+	}
 	opt := Options{Logf: t.Logf}
 	if s := os.Getenv("OCI_TIMEOUT"); s != "" {
 		if opt.Timeout, err = time.ParseDuration(s); err != nil || opt.Timeout <= 0 {
