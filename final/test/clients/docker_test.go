@@ -219,11 +219,14 @@ func dockerCapDrop(t *testing.T, ctx context.Context, e *Env) {
 }
 
 // dockerCreateError runs a command that does not exist: docker run exits
-// 127 and shows the runtime's error, which names it.
+// 127 and shows the runtime's error, which names it. The docker client
+// gives 127 only when the error has "no such file or directory" or
+// "executable file not found" in it, in lower case, as runc's has (crun
+// 1.8's "No such file or directory" gives 125).
 func dockerCreateError(t *testing.T, ctx context.Context, e *Env) {
 	r := runCmd(t, e.DockerRun(ctx, "--rm", "--name", "docker-create-error", Image, "/no/such/program"))
 	if r.code != 127 || !strings.Contains(r.stderr, "/no/such/program") {
-		t.Errorf("exit code %d, stderr %q: want 127 and an error that names /no/such/program", r.code, r.stderr)
+		t.Errorf("exit code %d, stderr %q: want 127 and an error that names /no/such/program and says %q", r.code, r.stderr, "no such file or directory")
 	}
 	if out := output(t, e.Docker(ctx, "ps", "--all", "--quiet", "--filter", "name=docker-create-error")); out != "" {
 		t.Errorf("the container is still there: %s", out)

@@ -446,7 +446,7 @@ func (e *Env) stop() ([]string, error) {
 		os.WriteFile(filepath.Join(dir, "freezer.state"), []byte("THAWED"), 0)
 	}
 	inGroups := cgroupProcs(groups)
-	strays := processes(func(args []string) bool { return strings.Contains(strings.Join(args, " "), e.Dir) })
+	strays := processes(func(args []string) bool { return strings.Contains(strings.Join(args, " "), e.Dir+"/") })
 	for _, p := range strays {
 		left = append(left, "process "+p.String())
 	}
