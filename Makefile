@@ -16,7 +16,7 @@ export CGO_ENABLED := 0
 # lesson_dir maps "03" to the lesson's folder, e.g. lesson-03-pid.
 lesson_dir = $(or $(wildcard lesson-$(1)-*),$(error no lesson folder matches lesson-$(1)-*))
 
-.PHONY: all deps build rootfs docs test vet bench oci-validation clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
+.PHONY: all deps build rootfs docs test vet bench oci-validation client-tests clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
 
 all: build
 
@@ -90,7 +90,7 @@ docs: build rootfs
 
 vet:
 	$(GO) vet $(addprefix ./,$(addsuffix /...,$(MODULES)))
-	$(GO) vet -tags vmtest,ocitest $(addprefix ./,$(addsuffix /...,$(MODULES)))
+	$(GO) vet -tags vmtest,ocitest,clienttest $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 # test: vet, unit tests of every module, then every lesson's tests and demo
 # run as root inside the VM (vm/lessons_test.go).
@@ -109,6 +109,15 @@ bench: build
 # which lists its other settings). Needs root; not part of make test yet.
 oci-validation:
 	@$(GO) test -count=1 -tags ocitest -timeout 30m -v -run '^TestValidation$$' ./final/test/oci | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+
+# client-tests runs containers through real clients, containerd's ctr and
+# Docker (installed from Debian's packages when missing, each daemon with
+# its own folders, sockets and cgroups), with the OCI runtime in
+# CLIENT_RUNTIME=/ABS/PATH (default: runc) and checks that nothing is left
+# on the host (final/test/clients/clients_test.go lists its other
+# settings). Needs root; not part of make test yet.
+client-tests:
+	@$(GO) test -count=1 -tags clienttest -timeout 20m -v ./final/test/clients | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 
 clean:
 	rm -rf bin $(CACHE)
