@@ -16,8 +16,8 @@ import (
 // v1Controllers are the hierarchies a container gets a folder in. cpuacct
 // is often mounted together with cpu; then both paths are one folder.
 // devices holds the container's device allowlist (package devices),
-// freezer lets pause stop its processes.
-var v1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer"}
+// freezer lets pause stop its processes, cpuset pins it to CPUs.
+var v1Controllers = []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "devices", "freezer"}
 
 // v1 is a cgroup in the v1 layout: one folder per controller hierarchy.
 type v1 struct{ dirs []v1Dir }
@@ -51,6 +51,37 @@ func (m *v1) create() error {
 		if err := makeDir(d.path, nil); err != nil {
 			return fmt.Errorf("mkdir %s: %w", d.path, err)
 		}
+		if d.controller == "cpuset" {
+			if err := inheritCpuset(hierarchy, d.path); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// inheritCpuset gives each new folder on the way to dir its parent's
+// CPUs and memory nodes: a v1 cpuset starts empty, and no process can
+// join an empty one.
+func inheritCpuset(hierarchy, dir string) error {
+	parent := hierarchy
+	rel, _ := filepath.Rel(hierarchy, dir)
+	for _, part := range strings.Split(rel, "/") {
+		child := filepath.Join(parent, part)
+		for _, file := range []string{"cpuset.cpus", "cpuset.mems"} {
+			mine, _ := os.ReadFile(filepath.Join(child, file))
+			if strings.TrimSpace(string(mine)) != "" {
+				continue
+			}
+			theirs, err := os.ReadFile(filepath.Join(parent, file))
+			if err != nil {
+				return err
+			}
+			if err := writeFile(child, file, strings.TrimSpace(string(theirs))); err != nil {
+				return err
+			}
+		}
+		parent = child
 	}
 	return nil
 }
@@ -73,6 +104,15 @@ func (m *v1) Set(r *specs.LinuxResources) error {
 		if mem.Swappiness != nil {
 			files = append(files, [3]string{"memory", "memory.swappiness", strconv.FormatUint(*mem.Swappiness, 10)})
 		}
+		if mem.Kernel != nil { //nolint:staticcheck // deprecated, and a no-op since Linux 5.16, but still in specs
+			files = append(files, [3]string{"memory", "memory.kmem.limit_in_bytes", strconv.FormatInt(*mem.Kernel, 10)})
+		}
+		if mem.KernelTCP != nil {
+			files = append(files, [3]string{"memory", "memory.kmem.tcp.limit_in_bytes", strconv.FormatInt(*mem.KernelTCP, 10)})
+		}
+		if mem.DisableOOMKiller != nil && *mem.DisableOOMKiller {
+			files = append(files, [3]string{"memory", "memory.oom_control", "1"})
+		}
 	}
 	if cpu := r.CPU; cpu != nil {
 		if cpu.Period != nil {
@@ -83,6 +123,18 @@ func (m *v1) Set(r *specs.LinuxResources) error {
 		}
 		if cpu.Shares != nil {
 			files = append(files, [3]string{"cpu", "cpu.shares", strconv.FormatUint(*cpu.Shares, 10)})
+		}
+		if cpu.RealtimePeriod != nil {
+			files = append(files, [3]string{"cpu", "cpu.rt_period_us", strconv.FormatUint(*cpu.RealtimePeriod, 10)})
+		}
+		if cpu.RealtimeRuntime != nil {
+			files = append(files, [3]string{"cpu", "cpu.rt_runtime_us", strconv.FormatInt(*cpu.RealtimeRuntime, 10)})
+		}
+		if cpu.Cpus != "" {
+			files = append(files, [3]string{"cpuset", "cpuset.cpus", cpu.Cpus})
+		}
+		if cpu.Mems != "" {
+			files = append(files, [3]string{"cpuset", "cpuset.mems", cpu.Mems})
 		}
 	}
 	if r.Pids != nil && r.Pids.Limit != nil {

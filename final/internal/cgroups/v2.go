@@ -21,7 +21,11 @@ func (m *v2) Paths() []string { return []string{m.dir} }
 // container's folder.
 func (m *v2) create() error {
 	err := makeDir(m.dir, func(parent string) error {
-		return writeFile(parent, "cgroup.subtree_control", "+memory +cpu +pids")
+		if err := writeFile(parent, "cgroup.subtree_control", "+memory +cpu +pids"); err != nil {
+			return err
+		}
+		writeFile(parent, "cgroup.subtree_control", "+cpuset") // for linux.resources.cpu.cpus, if the kernel has it
+		return nil
 	})
 	if errors.Is(err, unix.EBUSY) {
 		return fmt.Errorf("%w: %s holds processes itself (the no-internal-process rule)", err, filepath.Dir(m.dir))
@@ -59,6 +63,12 @@ func (m *v2) Set(r *specs.LinuxResources) error {
 				quota = strconv.FormatInt(*cpu.Quota, 10)
 			}
 			files = append(files, [2]string{"cpu.max", quota + " " + strconv.FormatUint(period, 10)})
+		}
+		if cpu.Cpus != "" {
+			files = append(files, [2]string{"cpuset.cpus", cpu.Cpus})
+		}
+		if cpu.Mems != "" {
+			files = append(files, [2]string{"cpuset.mems", cpu.Mems})
 		}
 		if cpu.Shares != nil && *cpu.Shares > 0 {
 			// runc's conversion of shares (2..262144) to weight (1..10000).

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -33,6 +34,18 @@ func Run(kind string, list []specs.Hook, state specs.State) error {
 		}
 	}
 	return nil
+}
+
+// RunEach runs every hook, even after one failed, and returns their
+// errors: poststart and poststop hooks only warn, the spec says.
+func RunEach(kind string, list []specs.Hook, state specs.State) error {
+	var errs []error
+	for _, h := range list {
+		if err := Run(kind, []specs.Hook{h}, state); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func run(h specs.Hook, stdin []byte) error {

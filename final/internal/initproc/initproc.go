@@ -122,8 +122,8 @@ func readConfig(in *bufio.Reader) (*Config, error) {
 	if err == nil {
 		err = json.Unmarshal(line, &cfg)
 	}
-	if err == nil && (cfg.Spec == nil || cfg.Spec.Process == nil) {
-		err = errors.New("no process")
+	if err == nil && (cfg.Spec == nil || cfg.Spec.Linux == nil) {
+		err = errors.New("no spec")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the container's config from the runtime: %w", err)

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -26,8 +27,8 @@ type process struct {
 
 func prepareProcess(spec *specs.Spec) (*process, error) {
 	p := spec.Process
-	if len(p.Args) == 0 {
-		return nil, errors.New("process.args is empty")
+	if p == nil {
+		return nil, nil // nothing to start: start says so
 	}
 	sets, err := caps.ParseSets(p.Capabilities)
 	if err != nil {
@@ -54,6 +55,9 @@ func prepareProcess(spec *specs.Spec) (*process, error) {
 // limits first, then the bounding set (which needs CAP_SETPCAP), the
 // user, and the capabilities that user keeps.
 func (p *process) start(sync *os.File) error {
+	if p == nil {
+		return errors.New("the container has no process to start")
+	}
 	s := p.spec
 	for _, r := range s.Rlimits {
 		if err := setRlimit(r); err != nil {
@@ -104,12 +108,35 @@ var rlimits = map[string]int{
 	"RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
-func setRlimit(r specs.POSIXRlimit) error {
-	resource, ok := rlimits[r.Type]
-	if !ok {
-		return fmt.Errorf("rlimit %q: unknown", r.Type)
+// CheckRlimits refuses what setrlimit(2) cannot take: an unknown limit,
+// one listed twice, a soft limit above the hard one.
+func CheckRlimits(list []specs.POSIXRlimit) error {
+	seen := map[string]bool{}
+	for _, r := range list {
+		if _, ok := rlimits[r.Type]; !ok {
+			return fmt.Errorf("process.rlimits: unknown limit %q", r.Type)
+		}
+		if seen[r.Type] {
+			return fmt.Errorf("process.rlimits: %s is listed twice", r.Type)
+		}
+		seen[r.Type] = true
+		if r.Soft > r.Hard {
+			return fmt.Errorf("process.rlimits: %s: soft limit %d above the hard limit %d", r.Type, r.Soft, r.Hard)
+		}
 	}
-	if err := unix.Setrlimit(resource, &unix.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
+	return nil
+}
+
+func setRlimit(r specs.POSIXRlimit) error {
+	limit := &unix.Rlimit{Cur: r.Soft, Max: r.Hard}
+	err := unix.Setrlimit(rlimits[r.Type], limit)
+	if r.Type == "RLIMIT_NOFILE" {
+		// Go raises its own soft limit of open files at start-up and puts
+		// the old one back at exec, unless the program set it through
+		// the syscall package, which tells the runtime.
+		err = syscall.Setrlimit(unix.RLIMIT_NOFILE, (*syscall.Rlimit)(limit))
+	}
+	if err != nil {
 		return fmt.Errorf("setrlimit %s: %w", r.Type, err)
 	}
 	return nil

@@ -118,7 +118,7 @@ func setUpNamespaces(spec *specs.Spec) error {
 			return err
 		}
 	}
-	if spec.Process.Terminal {
+	if spec.Process != nil && spec.Process.Terminal {
 		return attachTerminal()
 	}
 	return nil

@@ -80,11 +80,12 @@ func (c *Container) create(opts CreateOptions) error {
 		return err
 	}
 	state := c.State()
-	state.Status = specs.StateCreating
 	if h := c.Spec.Hooks; h != nil {
+		state.Status = specs.StateCreated // prestart is older than the creating status
 		if err := hooks.Run("prestart", h.Prestart, state); err != nil {
 			return err
 		}
+		state.Status = specs.StateCreating
 		if err := hooks.Run("createRuntime", h.CreateRuntime, state); err != nil {
 			return err
 		}
@@ -116,7 +117,7 @@ func (c *Container) startInit(cg cgroups.Manager, opts CreateOptions) error {
 	cmd := exec.Command(opts.Init)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdio[0], opts.Stdio[1], opts.Stdio[2]
 	cmd.ExtraFiles = []*os.File{child} // initproc.SyncFd
-	if c.Spec.Process.Terminal {
+	if c.Spec.Process != nil && c.Spec.Process.Terminal {
 		if opts.ConsoleSocket == nil {
 			return errors.New("process.terminal is set but there is no console socket to send the terminal to")
 		}
@@ -184,9 +185,9 @@ func deviceRules(spec *specs.Spec) []specs.LinuxDeviceCgroup {
 	}
 	for _, d := range append(rootfs.DefaultDevices, spec.Linux.Devices...) {
 		major, minor := d.Major, d.Minor
-		kind := d.Type
-		if kind == "u" {
-			kind = "c"
+		kind := map[string]string{"c": "c", "u": "c", "b": "b"}[d.Type]
+		if kind == "" {
+			continue // a FIFO needs no cgroup rule
 		}
 		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: kind, Major: &major, Minor: &minor, Access: "rwm"})
 	}

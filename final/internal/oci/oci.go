@@ -78,12 +78,9 @@ func (c *Container) alive() bool {
 // State is the spec's state of the container, as `state` prints it and
 // hooks read it on their stdin.
 func (c *Container) State() specs.State {
-	s := specs.State{Version: specs.Version, ID: c.ID, Status: c.Status(), Bundle: c.Bundle}
+	s := specs.State{Version: specs.Version, ID: c.ID, Status: c.Status(), Bundle: c.Bundle, Pid: c.Pid}
 	if c.Spec != nil {
 		s.Annotations = c.Spec.Annotations
-	}
-	if s.Status != specs.StateStopped {
-		s.Pid = c.Pid
 	}
 	return s
 }
@@ -121,7 +118,7 @@ func (c *Container) Start() error {
 		}
 	}
 	if c.Spec.Hooks != nil {
-		if err := hooks.Run("poststart", c.Spec.Hooks.Poststart, c.State()); err != nil {
+		if err := hooks.RunEach("poststart", c.Spec.Hooks.Poststart, c.State()); err != nil {
 			warn(err)
 		}
 	}
@@ -211,12 +208,12 @@ func (c *Container) Kill(sig unix.Signal, all bool) error {
 	return nil
 }
 
-// Delete takes a container down: a stopped or created one, or with force
-// one that runs. Its processes are killed with its cgroup, then the
+// Delete takes a stopped container down, or with force one that is
+// created, runs or is paused. Its processes are killed with its cgroup, then the
 // poststop hooks run. The container's folder is the caller's.
 func (c *Container) Delete(force bool) error {
 	status := c.Status()
-	if status != specs.StateStopped && status != specs.StateCreated && !force {
+	if status != specs.StateStopped && !force {
 		return fmt.Errorf("container %s is %s: stop it first, or delete --force", c.ID, status)
 	}
 	if err := cgroups.OpenPath(c.Cgroup).Destroy(); err != nil { // kills what is left first
@@ -226,7 +223,7 @@ func (c *Container) Delete(force bool) error {
 	if c.Spec != nil && c.Spec.Hooks != nil {
 		state := c.State()
 		state.Status = specs.StateStopped
-		if err := hooks.Run("poststop", c.Spec.Hooks.Poststop, state); err != nil {
+		if err := hooks.RunEach("poststop", c.Spec.Hooks.Poststop, state); err != nil {
 			warn(err)
 		}
 	}

@@ -90,7 +90,11 @@ func bindMount(bundle, target string, m specs.Mount, o options) error {
 		if o.flags&unix.MS_REC != 0 {
 			flags = unix.AT_RECURSIVE
 		}
-		if err := unix.MountSetattr(unix.AT_FDCWD, target, uint(flags), &unix.MountAttr{Attr_set: o.attr}); err != nil {
+		attr := &unix.MountAttr{Attr_set: o.attr}
+		if o.attr&(unix.MOUNT_ATTR_NOATIME|unix.MOUNT_ATTR_STRICTATIME) != 0 {
+			attr.Attr_clr = unix.MOUNT_ATTR__ATIME // the atime modes are one field, cleared to be set
+		}
+		if err := unix.MountSetattr(unix.AT_FDCWD, target, uint(flags), attr); err != nil {
 			return fmt.Errorf("mount_setattr %s: %w", m.Destination, err)
 		}
 	}

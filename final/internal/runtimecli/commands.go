@@ -295,6 +295,9 @@ func execProcess(cmd *cli.Command, c *oci.Container) (*specs.Process, error) {
 	if cmd.Args().Len() < 2 {
 		return nil, errors.New("exec: give a command, or --process FILE")
 	}
+	if c.Spec.Process == nil {
+		return nil, errors.New("exec: the container has no process to start from: use --process FILE")
+	}
 	p := *c.Spec.Process
 	p.Args, p.Terminal = cmd.Args().Slice()[1:], cmd.Bool("tty")
 	return &p, nil
