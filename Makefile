@@ -86,6 +86,7 @@ shell-%: build rootfs
 # lessons and each demo's transcript, run in the VM.
 docs: build rootfs
 	@bin/skiff reference > docs/skiff.md
+	@bin/skiff-runtime reference > docs/skiff-runtime.md
 	@bin/vm --cache $(CACHE) docs --transcripts $(CURDIR)
 
 vet:

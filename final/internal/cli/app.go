@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"skiff/internal/clidoc"
 	"skiff/internal/container"
 	"skiff/internal/exit"
 	"skiff/internal/image"
@@ -51,12 +52,12 @@ func App() *cli.Command {
 		Version:               Version,
 		Usage:                 "a small container runtime, built in the lessons of containers from scratch",
 		EnableShellCompletion: false,
-		OnUsageError:          usageError,
+		OnUsageError:          clidoc.UsageError,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: "/run/skiff", Usage: "`DIR` for the state of containers"},
 			&cli.StringFlag{Name: "data-root", Value: "/var/lib/skiff", Usage: "`DIR` for images and networks"},
 		},
-		Action: unknownCommand,
+		Action: clidoc.UnknownCommand,
 		Commands: []*cli.Command{
 			runCommand(), execCommand(),
 			psCommand(), logsCommand(), stopCommand(), killCommand(), rmCommand(), inspectCommand(), statsCommand(),
@@ -65,46 +66,12 @@ func App() *cli.Command {
 			monitorCommand(), referenceCommand(),
 		},
 	}
-	consistent(app)
+	clidoc.Consistent(app)
 	return app
 }
 
 // Version is skiff's version, for --version.
 var Version = "0.5.0"
-
-// consistent gives every command of the tree the same manners: combined
-// short flags (ps -aq, rm -fv, run -it), a bad flag reported in one line
-// without the help text (so that $(skiff ps -aq) never expands to help),
-// an unknown subcommand refused with status 125, and lists made of
-// repeated flags only, never of commas (-e A=1,2 is one variable, as in
-// Docker).
-func consistent(cmd *cli.Command) {
-	cmd.UseShortOptionHandling, cmd.DisableSliceFlagSeparator = true, true
-	if cmd.OnUsageError == nil {
-		cmd.OnUsageError = usageError
-	}
-	if len(cmd.Commands) > 0 && cmd.Action == nil {
-		cmd.Action = unknownCommand
-	}
-	for _, sub := range cmd.Commands {
-		consistent(sub)
-	}
-}
-
-func unknownCommand(ctx context.Context, cmd *cli.Command) error {
-	if cmd.Args().Present() {
-		return fmt.Errorf("unknown command %q (see %s --help)", cmd.Args().First(), cmd.FullName())
-	}
-	if cmd.Root() == cmd {
-		return cli.ShowAppHelp(cmd)
-	}
-	return cli.ShowSubcommandHelp(cmd)
-}
-
-// usageError reports a bad flag in one line, without the help text.
-func usageError(ctx context.Context, cmd *cli.Command, err error, isSubcommand bool) error {
-	return fmt.Errorf("%w (see %s --help)", err, cmd.FullName())
-}
 
 // env is what every command works with.
 type env struct {

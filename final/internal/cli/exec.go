@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
 
+	"skiff/internal/clidoc"
 	"skiff/internal/container"
 	"skiff/internal/exit"
 	"skiff/internal/lifecycle"
@@ -22,7 +23,7 @@ func execCommand() *cli.Command {
 		Usage:        "run a command in a running container: its namespaces, cgroup, environment and user",
 		ArgsUsage:    "NAME COMMAND [ARG...]",
 		StopOnNthArg: new(1),
-		OnUsageError: usageError,
+		OnUsageError: clidoc.UsageError,
 		// -it is -i -t, as in Docker.
 		UseShortOptionHandling: true,
 		Flags: []cli.Flag{

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"skiff/internal/cgroups"
+	"skiff/internal/clidoc"
 	"skiff/internal/container"
 	"skiff/internal/exit"
 	"skiff/internal/image"
@@ -36,7 +37,7 @@ func runCommand() *cli.Command {
 		ArgsUsage: "IMAGE|ROOTFS [COMMAND [ARG...]]",
 		// Flags end at the image: "-c" in "run busybox sh -c ..." is sh's.
 		StopOnNthArg: new(1),
-		OnUsageError: usageError,
+		OnUsageError: clidoc.UsageError,
 		// -it is -i -t, as in Docker.
 		UseShortOptionHandling: true,
 		Flags: []cli.Flag{

@@ -70,6 +70,13 @@ func Validate(spec *specs.Spec) error {
 	return checkNamespaces(spec.Linux.Namespaces)
 }
 
+// moduleEnabled reads a security module's switch: Y or 1 when it is on.
+func moduleEnabled(path string) bool {
+	data, err := os.ReadFile(path)
+	v := strings.TrimSpace(string(data))
+	return err == nil && (v == "Y" || v == "1")
+}
+
 func checkVersion(v string) error {
 	parts := strings.SplitN(v, ".", 3)
 	if len(parts) == 3 && parts[0] == "1" {

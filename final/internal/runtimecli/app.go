@@ -18,6 +18,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"skiff/internal/clidoc"
 	"skiff/internal/exit"
 	"skiff/internal/oci"
 )
@@ -46,7 +47,7 @@ func Main(args []string) int {
 
 // App is the command tree.
 func App() *cli.Command {
-	return &cli.Command{
+	app := &cli.Command{
 		Name:    "skiff-runtime",
 		Version: Version + "\nspec: " + specVersion(),
 		Usage:   "skiff's OCI runtime, with runc's command line (for containerd, Docker and the OCI validation suite)",
@@ -61,9 +62,11 @@ func App() *cli.Command {
 			createCommand(), startCommand(), stateCommand(), killCommand(), deleteCommand(),
 			execCommand(), psCommand(), pauseCommand(), resumeCommand(), updateCommand(),
 			listCommand(), featuresCommand(), specCommand(),
+			clidoc.Command(App, os.Stdout),
 		},
-		UseShortOptionHandling: true,
 	}
+	clidoc.Consistent(app)
+	return app
 }
 
 func checkGlobals(ctx context.Context, cmd *cli.Command) (context.Context, error) {
