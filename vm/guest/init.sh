@@ -37,7 +37,7 @@ ip link set lo up
 if [ "$CGROUP" = v1 ]; then
 	# The v1 layout: one hierarchy per controller, as on older hosts.
 	mount -t tmpfs -o mode=0755 cgroup /sys/fs/cgroup
-	for c in cpu,cpuacct memory pids devices; do
+	for c in cpu,cpuacct memory pids devices freezer cpuset; do
 		mkdir -p "/sys/fs/cgroup/$c"
 		mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c"
 	done

@@ -121,6 +121,9 @@ func OpenPath(path string) Manager {
 	}
 	m := &v1{}
 	for _, c := range v1Controllers {
+		if v1Optional[c] && !v1Mounted(c) {
+			continue
+		}
 		m.dirs = append(m.dirs, v1Dir{c, filepath.Join(Root, c, path)})
 	}
 	return m

@@ -19,6 +19,17 @@ import (
 // freezer lets pause stop its processes, cpuset pins it to CPUs.
 var v1Controllers = []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "devices", "freezer"}
 
+// v1Optional are the hierarchies a host may lack: without them, only
+// pause (freezer) and linux.resources.cpu.cpus (cpuset) fail.
+var v1Optional = map[string]bool{"cpuset": true, "freezer": true}
+
+// v1Mounted tells whether a controller's hierarchy is mounted.
+func v1Mounted(controller string) bool {
+	var fs unix.Statfs_t
+	err := unix.Statfs(filepath.Join(Root, controller), &fs)
+	return err == nil && fs.Type == unix.CGROUP_SUPER_MAGIC
+}
+
 // v1 is a cgroup in the v1 layout: one folder per controller hierarchy.
 type v1 struct{ dirs []v1Dir }
 
@@ -43,9 +54,8 @@ func (m *v1) dir(controller string) string {
 
 func (m *v1) create() error {
 	for _, d := range m.dirs {
-		var fs unix.Statfs_t
 		hierarchy := filepath.Join(Root, d.controller)
-		if err := unix.Statfs(hierarchy, &fs); err != nil || fs.Type != unix.CGROUP_SUPER_MAGIC {
+		if !v1Mounted(d.controller) {
 			return fmt.Errorf("cgroup v1: no %s hierarchy is mounted at %s", d.controller, hierarchy)
 		}
 		if err := makeDir(d.path, nil); err != nil {
@@ -141,6 +151,9 @@ func (m *v1) Set(r *specs.LinuxResources) error {
 		files = append(files, [3]string{"pids", "pids.max", limit(*r.Pids.Limit)})
 	}
 	for _, f := range files {
+		if m.dir(f[0]) == "" {
+			return fmt.Errorf("cgroup v1: no %s hierarchy is mounted at %s, for %s", f[0], filepath.Join(Root, f[0]), f[1])
+		}
 		err := writeFile(m.dir(f[0]), f[1], f[2])
 		if err != nil && !(f[1] == "memory.memsw.limit_in_bytes" && errors.Is(err, os.ErrNotExist)) {
 			return err
@@ -220,6 +233,9 @@ func (m *v1) Procs() ([]int, error) { return readProcs(m.dir("pids")) }
 
 // Freeze writes freezer.state and waits until it reads back so.
 func (m *v1) Freeze(frozen bool) error {
+	if m.dir("freezer") == "" {
+		return fmt.Errorf("cgroup v1: no freezer hierarchy is mounted at %s: pause needs one", filepath.Join(Root, "freezer"))
+	}
 	state := map[bool]string{true: "FROZEN", false: "THAWED"}[frozen]
 	if err := writeFile(m.dir("freezer"), "freezer.state", state); err != nil {
 		return err
@@ -233,6 +249,9 @@ func (m *v1) Freeze(frozen bool) error {
 func (m *v1) Frozen() bool { return m.freezerState() == "FROZEN" }
 
 func (m *v1) freezerState() string {
+	if m.dir("freezer") == "" {
+		return ""
+	}
 	data, _ := os.ReadFile(filepath.Join(m.dir("freezer"), "freezer.state"))
 	return strings.TrimSpace(string(data))
 }

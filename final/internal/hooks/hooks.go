@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Run runs the hooks in order and stops at the first that fails, exits
@@ -64,6 +65,11 @@ func run(h specs.Hook, stdin []byte) error {
 	}
 	cmd.Env = h.Env
 	cmd.Stdin = bytes.NewReader(stdin)
+	// At the timeout, kill the hook's whole process group: a child it left
+	// running would otherwise keep its stderr open, and the wait with it.
+	cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return unix.Kill(-cmd.Process.Pid, unix.SIGKILL) }
+	cmd.WaitDelay = time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
