@@ -98,7 +98,8 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 			base = append(base, interval{lo: x32Bit, ret: badArch}, interval{lo: 0xffffffff, ret: def})
 		}
 		audits = append(audits, id)
-		sections = append(sections, search([]unix.SockFilter{load(offNr)}, intervals(base, calls[id])))
+		wide := id == unix.AUDIT_ARCH_X86_64
+		sections = append(sections, search([]unix.SockFilter{load(offNr)}, intervals(base, calls[id], wide)))
 	}
 	prog := dispatch(audits, sections)
 	if len(prog) > maxInsns {
@@ -237,7 +238,7 @@ func (iv interval) size() int {
 // intervals cuts the numbers 0 to 2^32-1 into intervals: base's, with
 // the calls on top. Neighbours that return the same merge, so the big
 // allow lists of real profiles make few intervals.
-func intervals(base []interval, calls *callTable) []interval {
+func intervals(base []interval, calls *callTable, wide bool) []interval {
 	var out []interval
 	push := func(iv interval) {
 		if n := len(out); n > 0 && iv.code == nil && out[n-1].code == nil && out[n-1].ret == iv.ret {
@@ -268,7 +269,7 @@ func intervals(base []interval, calls *callTable) []interval {
 		if len(c.rules) == 0 {
 			push(interval{lo: nr, ret: c.fallback})
 		} else {
-			push(interval{lo: nr, code: c.code()})
+			push(interval{lo: nr, code: c.code(wide)})
 		}
 		next = uint64(nr) + 1
 	}
@@ -330,37 +331,43 @@ func dispatch(audits []uint32, sections [][]unix.SockFilter) []unix.SockFilter {
 }
 
 // code is a call's rules, each falling through to the next when it does
-// not match, then the fallback.
-func (c *call) code() []unix.SockFilter {
+// not match, then the fallback. Arguments are wide (64-bit) on x86_64.
+func (c *call) code(wide bool) []unix.SockFilter {
 	var code []unix.SockFilter
 	for _, r := range c.rules {
-		code = r.appendCode(code)
+		code = r.appendCode(code, wide)
 	}
 	return append(code, ret(c.fallback))
 }
 
 // appendCode appends the rule's conditions, each jumping past the rule's
 // return when it does not hold, and the return.
-func (r rule) appendCode(code []unix.SockFilter) []unix.SockFilter {
+func (r rule) appendCode(code []unix.SockFilter, wide bool) []unix.SockFilter {
 	rest := 1 // the return
 	for _, c := range r.conds {
 		rest += conditionCode[c.Op]
 	}
 	for _, c := range r.conds {
 		rest -= conditionCode[c.Op]
-		code = appendCondition(code, c, rest)
+		code = appendCondition(code, c, wide, rest)
 	}
 	return append(code, ret(r.ret))
 }
 
 // appendCondition compares a 64-bit argument, high word first: the code
 // falls through when the condition holds and jumps fail instructions past
-// its end when it does not.
-func appendCondition(code []unix.SockFilter, c specs.LinuxSeccompArg, fail int) []unix.SockFilter {
+// its end when it does not. The argument of a 32-bit call (i386) has a
+// high word of 0, whatever the register's upper half holds (a 32-bit
+// process can set it from a 64-bit code segment): the kernel ignores it,
+// so must the filter, as libseccomp does.
+func appendCondition(code []unix.SockFilter, c specs.LinuxSeccompArg, wide bool, fail int) []unix.SockFilter {
 	n := conditionCode[c.Op]
 	toFail := func(at int) uint8 { return uint8(n - 1 - at + fail) }
 	toPass := func(at int) uint8 { return uint8(n - 1 - at) }
 	hi, lo := load(offArgs+8*uint32(c.Index)+4), load(offArgs+8*uint32(c.Index))
+	if !wide {
+		hi = unix.SockFilter{Code: unix.BPF_LD | unix.BPF_IMM, K: 0}
+	}
 	vhi, vlo := uint32(c.Value>>32), uint32(c.Value)
 	const eq, gt, ge = unix.BPF_JEQ, unix.BPF_JGT, unix.BPF_JGE
 	switch c.Op {

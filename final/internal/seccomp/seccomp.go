@@ -20,8 +20,8 @@
 //     becomes one rule per condition (ORed), and a rule whose action is
 //     the default action is dropped. Rules with conditions are tried
 //     before one without, in the profile's order.
-//   - arguments are compared as 64-bit unsigned numbers, on every
-//     architecture (a 32-bit process's arguments have a zero high word).
+//   - arguments are compared as 64-bit unsigned numbers; those of i386
+//     calls are 32-bit, their high word 0.
 package seccomp
 
 import (

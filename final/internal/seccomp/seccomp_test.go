@@ -163,6 +163,18 @@ func TestArchitectures(t *testing.T) {
 	expect(t, all, native, unix.SYS_EXECVE, nil, errno(unix.EPERM))
 	expect(t, all, unix.AUDIT_ARCH_AARCH64, 1, nil, unix.SECCOMP_RET_KILL_PROCESS)
 
+	// An i386 call's arguments are 32-bit: the upper half of the register
+	// is not the argument's.
+	args := compileOK(t, &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86},
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{
+			{Index: 1, Value: 5, Op: specs.OpEqualTo}}}, {Names: []string{"rmdir"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{
+			{Index: 0, Value: 1<<32 + 5, Op: specs.OpEqualTo}}}}})
+	const i386RmdirNr = 40
+	expect(t, args, unix.AUDIT_ARCH_I386, i386MkdirNr, []uint64{0, 1<<32 + 5}, errno(unix.EPERM))
+	expect(t, args, unix.AUDIT_ARCH_I386, i386RmdirNr, []uint64{1<<32 + 5}, unix.SECCOMP_RET_ALLOW)
+	expect(t, args, native, unix.SYS_MKDIR, []uint64{0, 1<<32 + 5}, unix.SECCOMP_RET_ALLOW)
+	expect(t, args, native, unix.SYS_RMDIR, []uint64{1<<32 + 5}, errno(unix.EPERM))
+
 	if _, err := Compile(profile("SCMP_ARCH_VAX")); err == nil || !strings.Contains(err.Error(), "SCMP_ARCH_VAX") {
 		t.Errorf("an unknown architecture: %v", err)
 	}
