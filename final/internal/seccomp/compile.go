@@ -56,7 +56,7 @@ type call struct {
 func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 	def, err := action(s.DefaultAction, s.DefaultErrnoRet)
 	if err != nil {
-		return nil, fmt.Errorf("seccomp: defaultAction: %w", err)
+		return nil, fmt.Errorf("defaultAction: %w", err)
 	}
 	tables, err := architectures(s.Architectures)
 	if err != nil {
@@ -73,7 +73,7 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 	for i, sc := range s.Syscalls {
 		rules, err := syscallRules(sc)
 		if err != nil {
-			return nil, fmt.Errorf("seccomp: syscalls[%d]: %w", i, err)
+			return nil, fmt.Errorf("syscalls[%d]: %w", i, err)
 		}
 		for _, t := range tables {
 			for _, name := range sc.Names {
@@ -93,8 +93,7 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 		}
 		base := []interval{{lo: 0, ret: def}}
 		if id == unix.AUDIT_ARCH_X86_64 && !x32 {
-			// nr -1 is a call a tracer skipped: the default action, as
-			// libseccomp does.
+			// nr -1, a call a tracer skipped, is no x32 call.
 			base = append(base, interval{lo: x32Bit, ret: badArch}, interval{lo: 0xffffffff, ret: def})
 		}
 		audits = append(audits, id)
@@ -103,7 +102,7 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 	}
 	prog := dispatch(audits, sections)
 	if len(prog) > maxInsns {
-		return nil, fmt.Errorf("seccomp: the profile compiles to %d instructions, over the kernel's limit of %d", len(prog), maxInsns)
+		return nil, fmt.Errorf("the profile compiles to %d instructions, over the kernel's limit of %d", len(prog), maxInsns)
 	}
 	return prog, nil
 }
@@ -118,7 +117,7 @@ func architectures(list []specs.Arch) ([]*arch.Info, error) {
 		case ok && !slices.Contains(tables, t):
 			tables = append(tables, t)
 		case !ok && !slices.Contains(foreign, name):
-			return nil, fmt.Errorf("seccomp: unknown architecture %q", name)
+			return nil, fmt.Errorf("unknown architecture %q", name)
 		}
 	}
 	return tables, nil

@@ -44,13 +44,13 @@ type Filter struct {
 }
 
 // Compile checks a profile and compiles it. Every error is one line that
-// names what is wrong.
+// names what is wrong, for the caller to prefix with linux.seccomp.
 func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 	if runtime.GOARCH != "amd64" {
-		return nil, fmt.Errorf("seccomp: skiff compiles profiles for x86_64 only, not %s", runtime.GOARCH)
+		return nil, fmt.Errorf("skiff compiles profiles for x86_64 only, not %s", runtime.GOARCH)
 	}
 	if s.ListenerPath != "" || s.ListenerMetadata != "" {
-		return nil, errors.New("seccomp: listenerPath: skiff has no seccomp notify support")
+		return nil, errors.New("listenerPath: skiff has no seccomp notify support")
 	}
 	flags, err := filterFlags(s.Flags)
 	if err != nil {
@@ -168,9 +168,9 @@ func filterFlags(list []specs.LinuxSeccompFlag) (uintptr, error) {
 		bit, ok := flagBits[name]
 		if !ok {
 			if name == specs.LinuxSeccompFlagWaitKillableRecv {
-				return 0, fmt.Errorf("seccomp: flag %s: skiff has no seccomp notify support", name)
+				return 0, fmt.Errorf("flag %s: skiff has no seccomp notify support", name)
 			}
-			return 0, fmt.Errorf("seccomp: unknown flag %q", name)
+			return 0, fmt.Errorf("unknown flag %q", name)
 		}
 		flags |= bit
 	}
