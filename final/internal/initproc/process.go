@@ -14,6 +14,7 @@ import (
 
 	"skiff/internal/caps"
 	"skiff/internal/exit"
+	"skiff/internal/seccomp"
 )
 
 // process is the container's command, checked before init says it is
@@ -22,6 +23,7 @@ type process struct {
 	spec   *specs.Process
 	path   string
 	caps   caps.Sets
+	filter *seccomp.Filter // linux.seccomp, if any
 	reaper bool
 }
 
@@ -48,12 +50,22 @@ func prepareProcess(spec *specs.Spec) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &process{spec: p, path: path, caps: sets, reaper: spec.Annotations[ReaperAnnotation] == "true"}, nil
+	proc := &process{spec: p, path: path, caps: sets, reaper: spec.Annotations[ReaperAnnotation] == "true"}
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		if proc.filter, err = seccomp.Compile(spec.Linux.Seccomp); err != nil {
+			return nil, fmt.Errorf("linux.seccomp: %w", err)
+		}
+	}
+	return proc, nil
 }
 
 // start becomes the process the spec describes and execs its command:
 // limits first, then the bounding set (which needs CAP_SETPCAP), the
-// user, and the capabilities that user keeps.
+// user, and the capabilities that user keeps. The seccomp filter comes
+// as runc installs it: with no_new_privs, last, so that as few calls as
+// possible run under it (the profile need not allow setuid or capset);
+// without, installing needs CAP_SYS_ADMIN, which the user switch and the
+// capability sets may drop, so before them.
 func (p *process) start(sync *os.File) error {
 	if p == nil {
 		return errors.New("the container has no process to start")
@@ -67,6 +79,11 @@ func (p *process) start(sync *os.File) error {
 	if s.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*s.OOMScoreAdj)), 0); err != nil {
 			return fmt.Errorf("write /proc/self/oom_score_adj: %w", err)
+		}
+	}
+	if p.filter != nil && !s.NoNewPrivileges {
+		if err := p.filter.Install(); err != nil {
+			return err
 		}
 	}
 	if s.Capabilities != nil {
@@ -88,6 +105,11 @@ func (p *process) start(sync *os.File) error {
 	if s.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("prctl PR_SET_NO_NEW_PRIVS: %w", err)
+		}
+		if p.filter != nil {
+			if err := p.filter.Install(); err != nil {
+				return err
+			}
 		}
 	}
 	if p.reaper {

@@ -15,6 +15,7 @@ import (
 	"skiff/internal/cgroups"
 	"skiff/internal/exit"
 	"skiff/internal/nsenter"
+	"skiff/internal/seccomp"
 	"skiff/internal/terminal"
 )
 
@@ -36,7 +37,8 @@ type ExecOptions struct {
 // Exec starts the process p in the running container, as runc's exec and
 // `docker exec` do: it joins every namespace of the container on one OS
 // thread (package nsenter explains how), is born in its cgroup, gets p's
-// bounding set and no_new_privs there, and becomes p.User in p.Cwd. With
+// bounding set and no_new_privs there, and the container's seccomp
+// filter, and becomes p.User in p.Cwd. With
 // p.Terminal it gets a pty of the container's own devpts. A command that
 // cannot be run gives Docker's statuses (126, 127) in an exit.Error.
 func (c *Container) Exec(p *specs.Process, opts ExecOptions) (*Process, error) {
@@ -71,6 +73,15 @@ func (c *Container) Exec(p *specs.Process, opts ExecOptions) (*Process, error) {
 		run.SysProcAttr.AmbientCaps = sets.Ambient.List()
 	}
 	run.Stdin, run.Stdout, run.Stderr = opts.Stdio[0], opts.Stdio[1], opts.Stdio[2]
+	intoCgroup, done, err := cgroups.OpenPath(c.Cgroup).ForkInto(run)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	confine, err := c.seccompStep(run)
+	if err != nil {
+		return nil, &exit.Error{Code: exit.CannotExec, Msg: fmt.Sprintf("exec %s: %v", p.Args[0], err)}
+	}
 	proc := &Process{cmd: run}
 	if p.Terminal {
 		if proc.Master, err = attachContainerTTY(c.Pid, run); err != nil {
@@ -78,13 +89,8 @@ func (c *Container) Exec(p *specs.Process, opts ExecOptions) (*Process, error) {
 		}
 		defer proc.sendMaster(opts.ConsoleSocket)
 	}
-	intoCgroup, done, err := cgroups.OpenPath(c.Cgroup).ForkInto(run)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
 	restrict := func() (func(), error) { return nil, restrictThread(p, sets) }
-	if err := nsenter.Start(run, c.namespaces(), restrict, intoCgroup); err != nil {
+	if err := nsenter.Start(run, c.namespaces(), restrict, intoCgroup, confine); err != nil {
 		if proc.Master != nil {
 			proc.Master.Close()
 		}
@@ -118,6 +124,36 @@ func restrictThread(p *specs.Process, sets caps.Sets) error {
 		}
 	}
 	return nil
+}
+
+// seccompStep installs the container's seccomp filter, as runc applies
+// it to exec'd processes too, on the thread that forks the process: the
+// process inherits it. It is nsenter's last step, but nsenter joins the
+// namespaces and forks after its steps: the filter must let that thread
+// call setns, and clone3 (clone on cgroup v1). A profile that does not
+// (Docker's default without CAP_SYS_ADMIN) is refused here, by running
+// the filter on those calls, rather than fail half-way.
+func (c *Container) seccompStep(run *exec.Cmd) (nsenter.Step, error) {
+	if c.Spec.Linux.Seccomp == nil {
+		return nil, nil
+	}
+	filter, err := seccomp.Compile(c.Spec.Linux.Seccomp)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	for _, ns := range c.Spec.Linux.Namespaces {
+		if !filter.Allows(unix.SYS_SETNS, 0, uint64(cloneFlags[ns.Type])) {
+			return nil, fmt.Errorf("linux.seccomp denies setns(%s), which skiff calls under the filter to enter the container", ns.Type)
+		}
+	}
+	fork, forkName := filter.Allows(unix.SYS_CLONE, unix.CLONE_VFORK|unix.CLONE_VM|unix.CLONE_PIDFD|uint64(unix.SIGCHLD)), "clone"
+	if run.SysProcAttr.UseCgroupFD {
+		fork, forkName = filter.Allows(unix.SYS_CLONE3), "clone3"
+	}
+	if !fork {
+		return nil, fmt.Errorf("linux.seccomp denies %s, which skiff calls under the filter to start the process", forkName)
+	}
+	return func() (func(), error) { return nil, filter.Install() }, nil
 }
 
 func credential(u specs.User) *syscall.Credential {

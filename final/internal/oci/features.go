@@ -8,6 +8,7 @@ import (
 
 	"skiff/internal/caps"
 	"skiff/internal/rootfs"
+	"skiff/internal/seccomp"
 )
 
 // Features is what this runtime implements, as `features` reports it
@@ -28,12 +29,20 @@ func Features() features.Features {
 			Namespaces:   namespaces,
 			Capabilities: caps.Names(),
 			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no},
-			Seccomp:      &features.Seccomp{Enabled: &no},
+			Seccomp:      seccompFeatures(),
 			Apparmor:     &features.Apparmor{Enabled: &no},
 			Selinux:      &features.Selinux{Enabled: &no},
 		},
 		Annotations: map[string]string{"org.skiff.init": "true: init stays PID 1 and reaps orphans (docker run --init)"},
 	}
+}
+
+// seccompFeatures is what package seccomp compiles, and the filter
+// flags this kernel takes.
+func seccompFeatures() *features.Seccomp {
+	yes := true
+	return &features.Seccomp{Enabled: &yes, Actions: seccomp.Actions(), Operators: seccomp.Operators(),
+		Archs: seccomp.Archs(), KnownFlags: seccomp.KnownFlags(), SupportedFlags: seccomp.SupportedFlags()}
 }
 
 // Example is the spec `skiff-runtime spec` writes, to start a bundle

@@ -14,6 +14,7 @@ import (
 
 	"skiff/internal/caps"
 	"skiff/internal/nsenter"
+	"skiff/internal/seccomp"
 )
 
 // LoadBundle reads a bundle's config.json.
@@ -47,7 +48,8 @@ var nsNames = map[specs.LinuxNamespaceType]string{
 // ociVersion of 1.0.0 to 1.3.x, a process, namespaces it supports (a
 // mount namespace of its own is required: init changes mount propagation
 // and must never do it on the host), capabilities and rlimits it knows,
-// and no seccomp or user namespace, which it does not apply yet.
+// a seccomp profile that compiles, and no user namespace, which it does
+// not apply yet.
 func Validate(spec *specs.Spec) error {
 	if err := checkVersion(spec.Version); err != nil {
 		return err
@@ -65,7 +67,9 @@ func Validate(spec *specs.Spec) error {
 		return errors.New("config.json: no linux section: skiff runs Linux containers only")
 	}
 	if spec.Linux.Seccomp != nil {
-		return errors.New("config.json: linux.seccomp: skiff does not apply seccomp filters yet")
+		if _, err := seccomp.Compile(spec.Linux.Seccomp); err != nil {
+			return fmt.Errorf("config.json: linux.seccomp: %w", err)
+		}
 	}
 	return checkNamespaces(spec.Linux.Namespaces)
 }
