@@ -94,6 +94,7 @@ func TestRunInteractiveTerminal(t *testing.T) {
 func TestExecInteractiveTerminal(t *testing.T) {
 	detached(t, "ttyhost", "--hostname", "ttyhost", "busybox", "sleep", "100")
 	c, cmd := startConsole(t, "exec", "-it", "ttyhost", "sh")
+	c.expect("# ", 20*time.Second) // type at the prompt, as a person does
 	c.input("tty; hostname; exit 3\r")
 	c.expect("ttyhost", 20*time.Second)
 	cmd.Wait()

@@ -33,6 +33,9 @@ const (
 	SyncFd = 3
 	// ConsoleFd is, with a terminal, a unix socket for the pty's master.
 	ConsoleFd = 4
+	// BinaryFd is, for exec, the sealed copy of skiff-init this process
+	// runs from (see oci's sealedCopy).
+	BinaryFd = 4
 )
 
 // Config is what init is told to do.
@@ -43,6 +46,9 @@ type Config struct {
 	Fifo    string      `json:"fifo"`    // opened for writing once ready: it blocks until `start`
 	State   specs.State `json:"state"`   // for the hooks init runs
 	NoPivot bool        `json:"noPivot"` // runc's --no-pivot
+	// Exec: the container runs already, and this process, started in
+	// its namespaces and cgroup, is to become spec.process only (exec).
+	Exec bool `json:"exec,omitempty"`
 }
 
 // Message is one line init writes to the runtime.
@@ -61,10 +67,13 @@ func Main() {
 	// The capability sets belong to a thread, and only the thread that
 	// execs passes its own on: keep this goroutine on one.
 	runtime.LockOSThread()
+	// Not dumpable: root in the container cannot open this process's
+	// /proc files (its exe, its fds) while it works among them.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	unix.CloseOnExec(SyncFd)
 	sync := os.NewFile(SyncFd, "sync")
 	err := run(sync)
-	status := exit.Code(err)
+	status := exit.Of(err)
 	tell(sync, Message{Status: status, Error: err.Error()})
 	os.Exit(status)
 }
@@ -85,6 +94,14 @@ func run(sync *os.File) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Exec {
+		unix.CloseOnExec(BinaryFd)
+		p, err := prepareProcess(cfg.Spec, false)
+		if err != nil {
+			return err
+		}
+		return p.start(sync)
+	}
 	// The runtime puts this process in its cgroup, runs its hooks and
 	// sets up the network while our Go runtime starts; EOF without the
 	// byte means it failed or died: do not run unconfined.
@@ -102,7 +119,7 @@ func run(sync *os.File) error {
 	if err := setUpNamespaces(cfg.Spec); err != nil {
 		return err
 	}
-	p, err := prepareProcess(cfg.Spec)
+	p, err := prepareProcess(cfg.Spec, true)
 	if err != nil {
 		return err
 	}

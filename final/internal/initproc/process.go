@@ -27,7 +27,9 @@ type process struct {
 	reaper bool
 }
 
-func prepareProcess(spec *specs.Spec) (*process, error) {
+// prepareProcess moves into the process's working folder, made if
+// missing in a new container (as Docker does with WORKDIR), not for exec.
+func prepareProcess(spec *specs.Spec, makeCwd bool) (*process, error) {
 	p := spec.Process
 	if p == nil {
 		return nil, nil // nothing to start: start says so
@@ -40,11 +42,13 @@ func prepareProcess(spec *specs.Spec) (*process, error) {
 	if cwd == "" {
 		cwd = "/"
 	}
-	if err := os.MkdirAll(cwd, 0o755); err != nil {
-		return nil, fmt.Errorf("working folder %s: %w", cwd, err)
+	if makeCwd {
+		if err := os.MkdirAll(cwd, 0o755); err != nil {
+			return nil, fmt.Errorf("working folder %s: %w", cwd, err)
+		}
 	}
 	if err := unix.Chdir(cwd); err != nil {
-		return nil, fmt.Errorf("chdir %s: %w", cwd, err)
+		return nil, &exit.Error{Code: exit.CannotExec, Msg: fmt.Sprintf("working folder %s: %v", cwd, err)}
 	}
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {

@@ -88,7 +88,7 @@ func (r *Runtime) start(c *container.Container, stdio IO) (_ *Process, err error
 	}
 	var console *os.File
 	if c.Config.Process.Terminal {
-		if console, opts.ConsoleSocket, err = socketPair(); err != nil {
+		if console, opts.ConsoleSocket, err = oci.SocketPair(); err != nil {
 			return nil, err
 		}
 		defer console.Close()
@@ -182,7 +182,7 @@ func (r *Runtime) Exec(c *container.Container, p *specs.Process, stdio IO) (*oci
 	if err != nil {
 		return nil, err
 	}
-	return ctr.Exec(p, oci.ExecOptions{Stdio: [3]*os.File{stdio.Stdin, stdio.Stdout, stdio.Stderr}})
+	return ctr.Exec(p, oci.ExecOptions{Init: r.Init, Stdio: [3]*os.File{stdio.Stdin, stdio.Stdout, stdio.Stderr}})
 }
 
 // Signal sends sig to the container's command.
@@ -191,14 +191,6 @@ func (p *Process) Signal(sig os.Signal) { p.oci.Kill(sig.(unix.Signal), false) }
 // WaitStatus waits for the container's command to end and returns its
 // exit status.
 func (p *Process) WaitStatus() int { return p.oci.Wait() }
-
-func socketPair() (*os.File, *os.File, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("socketpair: %w", err)
-	}
-	return os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console"), nil
-}
 
 // Wait waits for the container's command to end, records how it ended and
 // cleans up. It returns the exit status.

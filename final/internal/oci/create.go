@@ -104,13 +104,11 @@ func (c *Container) create(opts CreateOptions) error {
 // startInit starts skiff-init in the container's new namespaces (and
 // those it joins), born in its cgroup.
 func (c *Container) startInit(cg cgroups.Manager, opts CreateOptions) error {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	sync, child, err := SocketPair()
 	if err != nil {
-		return fmt.Errorf("socketpair: %w", err)
+		return err
 	}
-	c.sync = os.NewFile(uintptr(fds[0]), "sync")
-	c.syncIn = bufio.NewReader(c.sync)
-	child := os.NewFile(uintptr(fds[1]), "sync")
+	c.sync, c.syncIn = sync, bufio.NewReader(sync)
 	defer child.Close()
 
 	flags, join := namespaces(c.Spec)
@@ -160,6 +158,16 @@ func (c *Container) waitReady() error {
 		return nil
 	}
 	return initError(line, err)
+}
+
+// SocketPair makes two connected unix sockets, close-on-exec: one for
+// this process, one to hand to a child.
+func SocketPair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "socket"), os.NewFile(uintptr(fds[1]), "socket"), nil
 }
 
 // destroy takes down what a failed create made.

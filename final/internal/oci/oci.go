@@ -154,11 +154,15 @@ func (c *Container) openGate() error {
 	}
 }
 
-// execResult waits for init's exec: EOF on the sync socket means it
-// happened, a message says why not.
 func (c *Container) execResult() error {
 	defer c.sync.Close()
-	line, err := c.syncIn.ReadBytes('\n')
+	return execResult(c.syncIn)
+}
+
+// execResult waits for init's exec: EOF on the sync socket means it
+// happened, a message says why not.
+func execResult(sync *bufio.Reader) error {
+	line, err := sync.ReadBytes('\n')
 	if err == io.EOF && len(line) == 0 {
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"skiff/internal/caps"
+	"skiff/internal/initproc"
 	"skiff/internal/nsenter"
 	"skiff/internal/seccomp"
 )
@@ -45,23 +46,19 @@ var nsNames = map[specs.LinuxNamespaceType]string{
 }
 
 // Validate checks what skiff can run before anything is created: an
-// ociVersion of 1.0.0 to 1.3.x, a process, namespaces it supports (a
-// mount namespace of its own is required: init changes mount propagation
-// and must never do it on the host), capabilities and rlimits it knows,
-// a seccomp profile that compiles, and no user namespace, which it does
-// not apply yet.
+// ociVersion of 1.0.0 to 1.3.x, namespaces it supports (a mount namespace
+// of its own is required: init changes mount propagation and must never
+// do it on the host), a process it can start, a seccomp profile that
+// compiles, and no user namespace, which it does not apply yet.
 func Validate(spec *specs.Spec) error {
 	if err := checkVersion(spec.Version); err != nil {
 		return err
 	}
-	if spec.Process == nil || len(spec.Process.Args) == 0 {
-		return errors.New("config.json: process.args must name a command")
-	}
 	if spec.Root == nil || spec.Root.Path == "" {
 		return errors.New("config.json: root.path is missing")
 	}
-	if _, err := caps.ParseSets(spec.Process.Capabilities); err != nil {
-		return fmt.Errorf("config.json: process.capabilities: %w", err)
+	if err := checkProcess(spec.Process); err != nil {
+		return fmt.Errorf("config.json: %w", err)
 	}
 	if spec.Linux == nil {
 		return errors.New("config.json: no linux section: skiff runs Linux containers only")
@@ -72,6 +69,29 @@ func Validate(spec *specs.Spec) error {
 		}
 	}
 	return checkNamespaces(spec.Linux.Namespaces)
+}
+
+// checkProcess checks the process, if there is one: a container may be
+// created without, but then start has nothing to run.
+func checkProcess(p *specs.Process) error {
+	if p == nil {
+		return nil
+	}
+	if len(p.Args) == 0 {
+		return errors.New("process.args must name a command")
+	}
+	if _, err := caps.ParseSets(p.Capabilities); err != nil {
+		return fmt.Errorf("process.capabilities: %w", err)
+	}
+	// Like runc: a label for a security module this host does not run
+	// means nothing here; one it runs would be a promise skiff breaks.
+	if p.ApparmorProfile != "" && moduleEnabled("/sys/module/apparmor/parameters/enabled") {
+		return fmt.Errorf("process.apparmorProfile %q: skiff does not apply AppArmor profiles, and this host enforces them", p.ApparmorProfile)
+	}
+	if p.SelinuxLabel != "" && moduleEnabled("/sys/fs/selinux/enforce") {
+		return fmt.Errorf("process.selinuxLabel %q: skiff does not apply SELinux labels, and this host enforces them", p.SelinuxLabel)
+	}
+	return initproc.CheckRlimits(p.Rlimits)
 }
 
 // moduleEnabled reads a security module's switch: Y or 1 when it is on.

@@ -240,7 +240,11 @@ func execAction(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	opts := oci.ExecOptions{Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}}
+	init, err := initPath()
+	if err != nil {
+		return err
+	}
+	opts := oci.ExecOptions{Init: init, Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}}
 	if path := cmd.String("console-socket"); path != "" && p.Terminal {
 		if opts.ConsoleSocket, err = dialUnix(path); err != nil {
 			return err
