@@ -83,7 +83,8 @@ shell-%: build rootfs
 		--demo $(call lesson_dir,$*)/demo.sh
 
 # docs rewrites the generated parts of docs/*.md: the diffs between
-# lessons and each demo's transcript, run in the VM.
+# lessons and each demo's transcript, run in the VM, and as root the
+# transcripts made on this host (vm/docs.go, host-transcript).
 docs: build rootfs
 	@bin/skiff reference > docs/skiff.md
 	@bin/skiff-runtime reference > docs/skiff-runtime.md

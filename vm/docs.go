@@ -2,31 +2,42 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// The chapters in docs/ hold two kinds of generated blocks, so that they
+// The chapters in docs/ hold three kinds of generated blocks, so that they
 // cannot drift from the code:
 //
 //	<!-- BEGIN generated: diff OLD NEW -->      diff -u OLD NEW
-//	<!-- BEGIN generated: transcript LESSON --> the demo's output in the VM
+//	<!-- BEGIN generated: transcript DIR -->    DIR/demo.sh's output in the VM
+//	<!-- BEGIN generated: host-transcript DIR WRAPPER [ARG...] -->
+//	                                            DIR/demo.sh's output on this host, as root,
+//	                                            run by bin/WRAPPER (see hostTranscript)
 //	...
 //	<!-- END generated -->
 //
 // `make docs` rewrites them; TestDocsAreCurrent fails when they are stale.
-var generatedBlock = regexp.MustCompile(`(?s)(<!-- BEGIN generated: (\w+) ([^>]*?) -->\n)(.*?)(<!-- END generated -->)`)
+var generatedBlock = regexp.MustCompile(`(?s)(<!-- BEGIN generated: ([\w-]+) ([^>]*?) -->\n)(.*?)(<!-- END generated -->)`)
 
-// transcriptFunc returns the demo transcript of a lesson folder.
-type transcriptFunc func(lesson string) (string, error)
+// transcripts run demos for their transcripts. A nil function leaves its
+// blocks as they are.
+type transcripts struct {
+	vm   func(dir string) (string, error)                   // in the VM
+	host func(dir string, wrapper []string) (string, error) // on this host
+}
 
-// regenerate returns doc with every generated block rewritten. With a nil
-// transcript function, transcript blocks are left as they are.
-func regenerate(root, doc string, transcript transcriptFunc) (string, error) {
+// regenerate returns doc with every generated block rewritten.
+func regenerate(root, doc string, run transcripts) (string, error) {
 	var firstErr error
 	out := generatedBlock.ReplaceAllStringFunc(doc, func(block string) string {
 		m := generatedBlock.FindStringSubmatch(block)
@@ -38,10 +49,16 @@ func regenerate(root, doc string, transcript transcriptFunc) (string, error) {
 			body, err = unifiedDiff(root, args[0], args[1])
 			body = "```diff\n" + body + "```\n"
 		case kind == "transcript" && len(args) == 1:
-			if transcript == nil {
+			if run.vm == nil {
 				return block
 			}
-			body, err = transcript(args[0])
+			body, err = run.vm(args[0])
+			body = "```console\n" + body + "```\n"
+		case kind == "host-transcript" && len(args) >= 2:
+			if run.host == nil {
+				return block
+			}
+			body, err = run.host(args[0], args[1:])
 			body = "```console\n" + body + "```\n"
 		default:
 			err = fmt.Errorf("unknown generated block %q", strings.TrimSpace(begin))
@@ -88,14 +105,14 @@ func transcriptCommands(text string, isDemo bool) []string {
 
 // writeDocs regenerates the chapters in root/docs whose file names match
 // pattern ("*.md" for all).
-func writeDocs(root, pattern string, transcript transcriptFunc) error {
+func writeDocs(root, pattern string, run transcripts) error {
 	chapters, _ := filepath.Glob(filepath.Join(root, "docs", pattern))
 	for _, file := range chapters {
 		doc, err := os.ReadFile(file)
 		if err != nil {
 			return err
 		}
-		out, err := regenerate(root, string(doc), transcript)
+		out, err := regenerate(root, string(doc), run)
 		if err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
@@ -109,13 +126,14 @@ func writeDocs(root, pattern string, transcript transcriptFunc) error {
 	return nil
 }
 
-// vmTranscript runs a lesson's demo in the VM and returns its output.
-func vmTranscript(c cache, root string) transcriptFunc {
+// vmTranscript runs a lesson's demo in the VM and returns its output. A
+// folder of final/ (final, final/oci) gets skiff's binaries.
+func vmTranscript(c cache, root string) func(string) (string, error) {
 	return func(lesson string) (string, error) {
 		g := guest{rootfs: c.path("rootfs"), cgroup: "v2", mode: "demo",
 			demo: filepath.Join(root, lesson, "demo.sh")}
 		binGlob := lesson + "*"
-		if lesson == "final" {
+		if lesson == "final" || strings.HasPrefix(lesson, "final/") {
 			binGlob = "skiff*"
 		}
 		g.bins, _ = filepath.Glob(filepath.Join(root, "bin", binGlob))
@@ -130,5 +148,48 @@ func vmTranscript(c cache, root string) transcriptFunc {
 			err = fmt.Errorf("the %s demo exited with status %d:\n%s", lesson, status, out.String())
 		}
 		return out.String(), err
+	}
+}
+
+// hostTranscript runs a demo on this host, for what the VM does not have
+// (containerd, for docs/09-oci.md): bin/WRAPPER ARG... sets the scene
+// (with-containerd starts a containerd of its own, and takes it all down
+// again when the demo ends) and runs DIR/demo.sh as a transcript, in a
+// scratch folder, with bin/ first on the PATH and ROOTFS the busybox
+// rootfs. What the wrapper says itself goes to stderr, not into the
+// transcript. It needs root; after the timeout the wrapper gets SIGTERM,
+// which it passes on to the demo before it cleans up.
+func hostTranscript(c cache, root string) func(string, []string) (string, error) {
+	return func(dir string, wrapper []string) (string, error) {
+		bin := filepath.Join(root, "bin")
+		program := filepath.Join(bin, wrapper[0])
+		if _, err := os.Stat(program); err != nil {
+			return "", fmt.Errorf("host-transcript %s: %w (run make build)", dir, err)
+		}
+		rootfs, err := filepath.Abs(c.path("rootfs"))
+		if err != nil {
+			return "", err
+		}
+		work, err := os.MkdirTemp("", "docs-transcript-")
+		if err != nil {
+			return "", err
+		}
+		defer os.RemoveAll(work)
+		args := append(slices.Clone(wrapper[1:]), "sh", "-c", `sh "$0" "$1" 2>&1`,
+			filepath.Join(root, "vm", "guest", "transcript.sh"), filepath.Join(root, dir, "demo.sh"))
+		ctx, cancel := context.WithTimeout(context.Background(), demoTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, program, args...)
+		cmd.Cancel = func() error { return cmd.Process.Signal(unix.SIGTERM) }
+		cmd.WaitDelay = time.Minute
+		cmd.Dir = work
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "ROOTFS="+rootfs)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, os.Stderr
+		step("running the %s demo on this host for its transcript", dir)
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("the %s demo: %w:\n%s", dir, err, out.String())
+		}
+		return out.String(), nil
 	}
 }

@@ -92,11 +92,19 @@ func TestCgroupLessonsOnHost(t *testing.T) {
 }
 
 // TestDemosInVM runs every lesson's demo.sh in the VM, as `make lesson-NN`
-// does, so a demo that stops working fails the build.
+// does, and those of skiff's later chapters (final/NAME/demo.sh, with
+// skiff's binaries, as `make docs` runs them), so a demo that stops
+// working fails the build.
 func TestDemosInVM(t *testing.T) {
 	root := repoRoot(t)
 	requireVM(t)
-	for _, s := range suites(t, root) {
+	all := suites(t, root)
+	more, _ := filepath.Glob(filepath.Join(root, "final", "*", "demo.sh"))
+	for _, demo := range more {
+		name := "final-" + filepath.Base(filepath.Dir(demo)) // final/oci runs as TestDemosInVM/final-oci
+		all = append(all, suite{name: name, bins: "skiff*", demo: demo})
+	}
+	for _, s := range all {
 		if _, err := os.Stat(s.demo); err != nil && s.name == "final" {
 			continue // skiff's demo comes with its chapter
 		}

@@ -44,7 +44,7 @@ func main() {
 				Usage:     "rewrite the generated blocks (diffs, demo transcripts) of the chapters in REPO/docs",
 				ArgsUsage: "REPO",
 				Flags: []cli.Flag{
-					&cli.BoolFlag{Name: "transcripts", Usage: "also run every demo in the VM for its transcript"},
+					&cli.BoolFlag{Name: "transcripts", Usage: "also run every demo for its transcript: in the VM, or for a host-transcript block on this host (as root)"},
 					&cli.StringFlag{Name: "chapter", Value: "*.md", Usage: "only the chapters whose file names match this `GLOB`"},
 				},
 				Action: docsAction,
@@ -105,11 +105,17 @@ func docsAction(ctx context.Context, cmd *cli.Command) error {
 	if root == "" {
 		return errors.New("usage: vm docs REPO")
 	}
-	var transcript transcriptFunc
+	var run transcripts
 	if cmd.Bool("transcripts") {
-		transcript = vmTranscript(cache{cmd.String("cache")}, root)
+		c := cache{cmd.String("cache")}
+		run.vm = vmTranscript(c, root)
+		if os.Geteuid() == 0 {
+			run.host = hostTranscript(c, root)
+		} else {
+			step("not root: the transcripts made on this host (host-transcript, with containerd) are left as they are")
+		}
 	}
-	return writeDocs(root, cmd.String("chapter"), transcript)
+	return writeDocs(root, cmd.String("chapter"), run)
 }
 
 func runAction(ctx context.Context, cmd *cli.Command) error {
