@@ -95,10 +95,14 @@ vet:
 	$(GO) vet -tags vmtest,ocitest,clienttest $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 # test: vet, unit tests of every module, then every lesson's tests and demo
-# run as root inside the VM (vm/lessons_test.go).
+# run as root inside the VM (vm/lessons_test.go), then skiff-runtime under
+# the OCI validation suite (it must pass at least as many programs as runc
+# and as crun) and under containerd and Docker, on this host.
 test: build rootfs vet
 	$(GO) test -count=1 -timeout 5m $(addprefix ./,$(addsuffix /...,$(filter-out vm,$(MODULES))))
 	$(GO) test -count=1 -timeout 20m -v ./vm/... | grep -v '^=== \(RUN\|PAUSE\|CONT\)'; exit $${PIPESTATUS[0]}
+	@OCI_RUNTIMES="skiff=$(CURDIR)/bin/skiff-runtime" OCI_AT_LEAST=skiff $(MAKE) --no-print-directory oci-validation
+	@CLIENT_RUNTIME="$(CURDIR)/bin/skiff-runtime" $(MAKE) --no-print-directory client-tests
 
 # bench compares skiff with runc and crun (final/bench/bench.sh); not part
 # of make test.
@@ -108,7 +112,8 @@ bench: build
 # oci-validation runs the OCI runtime-tools validation suite against runc,
 # crun and the runtimes in OCI_RUNTIMES="NAME=/ABS/PATH ..." and prints a
 # table of the programs each passes (final/test/oci/validation_test.go,
-# which lists its other settings). Needs root; not part of make test yet.
+# which lists its other settings). Needs root; make test runs it with
+# skiff-runtime.
 oci-validation:
 	@$(GO) test -count=1 -tags ocitest -timeout 30m -v -run '^TestValidation$$' ./final/test/oci | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 
@@ -117,7 +122,7 @@ oci-validation:
 # its own folders, sockets and cgroups), with the OCI runtime in
 # CLIENT_RUNTIME=/ABS/PATH (default: runc) and checks that nothing is left
 # on the host (final/test/clients/clients_test.go lists its other
-# settings). Needs root; not part of make test yet.
+# settings). Needs root; make test runs it with skiff-runtime.
 client-tests:
 	@$(GO) test -count=1 -tags clienttest -timeout 20m -v ./final/test/clients | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 
