@@ -104,7 +104,10 @@ func LimitBounding(keep Set) error {
 
 // Apply sets the calling thread's effective, permitted and inheritable
 // sets, then raises its ambient ones: after the switch to the container's
-// user (KeepOverSetuid) and the bounding set, just before exec.
+// user (KeepOverSetuid) and the bounding set, just before exec. The kernel
+// raises an ambient capability only if it is also permitted and
+// inheritable; the others are left out, as runc and crun do (`runc spec`
+// lists three ambient capabilities and no inheritable one).
 func Apply(s Sets) error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -119,8 +122,9 @@ func Apply(s Sets) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && s.Ambient != 0 {
 		return fmt.Errorf("prctl PR_CAP_AMBIENT_CLEAR_ALL: %w", err)
 	}
+	ambient := s.Ambient & s.Permitted & s.Inheritable
 	for c := uintptr(0); c <= unix.CAP_LAST_CAP; c++ {
-		if s.Ambient&(1<<c) == 0 {
+		if ambient&(1<<c) == 0 {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, c, 0, 0); err != nil {

@@ -80,9 +80,7 @@ func BenchmarkCtrRun(b *testing.B) {
 		run(fmt.Sprintf("bench-%d", i))
 		times = append(times, time.Since(start))
 	}
-	slices.Sort(times)
-	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")
-	b.ReportMetric(float64(times[0].Microseconds())/1000, "min-ms")
+	reportTimes(b, "", times)
 	left, err := e.Stop()
 	if len(left) > 0 || err != nil {
 		b.Errorf("left on the host: %v; cleaning up: %v", left, err)

@@ -357,7 +357,13 @@ func client(ctx context.Context, name string, args ...string) *exec.Cmd {
 // CtrRun is `ctr run ARGS` with the runtime under test, its --root and
 // the FIFOs of the containers' stdio in Dir.
 func (e *Env) CtrRun(ctx context.Context, args ...string) *exec.Cmd {
-	return e.Ctr(ctx, append([]string{"run", "--runc-binary", e.runtime, "--runc-root", e.RuncRoot, "--fifo-dir", e.FIFODir()}, args...)...)
+	return e.CtrRunWith(ctx, e.runtime, args...)
+}
+
+// CtrRunWith is CtrRun with another runtime, an absolute path: the
+// benchmark compares runtimes under one containerd.
+func (e *Env) CtrRunWith(ctx context.Context, runtime string, args ...string) *exec.Cmd {
+	return e.Ctr(ctx, append([]string{"run", "--runc-binary", runtime, "--runc-root", e.RuncRoot, "--fifo-dir", e.FIFODir()}, args...)...)
 }
 
 // FIFODir is where ctr makes the FIFOs of its containers' stdio (ctr
