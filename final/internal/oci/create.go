@@ -48,7 +48,10 @@ func Create(dir, id, bundle string, spec *specs.Spec, opts CreateOptions) (*Cont
 		return nil, err
 	}
 	c := &Container{ID: id, Bundle: bundle, Spec: spec, Dir: dir, Created: time.Now().UTC(),
-		Cgroup: spec.Linux.CgroupsPath}
+		Cgroup: spec.Linux.CgroupsPath, Annotations: spec.Annotations}
+	if h := spec.Hooks; h != nil && (len(h.Poststart) > 0 || len(h.Poststop) > 0) {
+		c.Hooks = &specs.Hooks{Poststart: h.Poststart, Poststop: h.Poststop}
+	}
 	if c.Cgroup == "" {
 		c.Cgroup = opts.CgroupParent + "/" + id
 	}

@@ -47,6 +47,9 @@ func (c *Container) Exec(p *specs.Process, opts ExecOptions) (*Process, error) {
 	if s := c.Status(); s != specs.StateRunning {
 		return nil, fmt.Errorf("container %s is %s, not running", c.ID, s)
 	}
+	if err := c.LoadSpec(); err != nil {
+		return nil, err
+	}
 	if err := checkProcess(p); err != nil {
 		return nil, fmt.Errorf("exec: %w", err)
 	}

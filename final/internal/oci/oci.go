@@ -45,9 +45,17 @@ type Container struct {
 	PidStart uint64      `json:"pidStart"` // its start time, to tell a reused PID
 	Created  time.Time   `json:"created"`
 	Cgroup   string      `json:"cgroup"` // linux.cgroupsPath, or the default
-	Spec     *specs.Spec `json:"spec"`
+	// What start, state and delete need of the spec, so that they do not
+	// decode all of it (encoding/json's first decode of the spec's types
+	// costs about a millisecond): its annotations, and the hooks that run
+	// after create.
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Hooks       *specs.Hooks      `json:"hooks,omitempty"`
 
-	Dir string `json:"-"` // its state folder: state.json and the start FIFO
+	// Spec is the whole spec: in the process that created the container,
+	// or after LoadSpec, from spec.json in the state folder.
+	Spec *specs.Spec `json:"-"`
+	Dir  string      `json:"-"` // its state folder: state.json, spec.json and the start FIFO
 
 	// Only in the process that created it: init is its child.
 	init   *exec.Cmd
@@ -78,17 +86,32 @@ func (c *Container) alive() bool {
 // State is the spec's state of the container, as `state` prints it and
 // hooks read it on their stdin.
 func (c *Container) State() specs.State {
-	s := specs.State{Version: specs.Version, ID: c.ID, Status: c.Status(), Bundle: c.Bundle, Pid: c.Pid}
-	if c.Spec != nil {
-		s.Annotations = c.Spec.Annotations
-	}
-	return s
+	return specs.State{Version: specs.Version, ID: c.ID, Status: c.Status(), Bundle: c.Bundle, Pid: c.Pid,
+		Annotations: c.Annotations}
 }
 
 // Save records the container in its folder, for the runtime's later
-// commands (skiff-runtime start, kill, delete).
+// commands (skiff-runtime start, kill, delete, exec): the spec as it was
+// created, whatever happens to the bundle's config.json afterwards, and
+// the state.
 func (c *Container) Save() error {
+	if err := safefile.WriteJSON(filepath.Join(c.Dir, "spec.json"), c.Spec, 0o600); err != nil {
+		return err
+	}
 	return safefile.WriteJSON(filepath.Join(c.Dir, "state.json"), c, 0o600)
+}
+
+// LoadSpec reads the whole spec that Save recorded, for exec.
+func (c *Container) LoadSpec() error {
+	if c.Spec != nil {
+		return nil
+	}
+	var spec specs.Spec
+	if err := safefile.ReadJSON(filepath.Join(c.Dir, "spec.json"), &spec); err != nil {
+		return err
+	}
+	c.Spec = &spec
+	return nil
 }
 
 // Load reads what Save recorded.
@@ -117,8 +140,8 @@ func (c *Container) Start() error {
 			return err
 		}
 	}
-	if c.Spec.Hooks != nil {
-		if err := hooks.RunEach("poststart", c.Spec.Hooks.Poststart, c.State()); err != nil {
+	if c.Hooks != nil {
+		if err := hooks.RunEach("poststart", c.Hooks.Poststart, c.State()); err != nil {
 			warn(err)
 		}
 	}
@@ -224,10 +247,10 @@ func (c *Container) Delete(force bool) error {
 		return err
 	}
 	os.Remove(c.fifo())
-	if c.Spec != nil && c.Spec.Hooks != nil {
+	if c.Hooks != nil {
 		state := c.State()
 		state.Status = specs.StateStopped
-		if err := hooks.RunEach("poststop", c.Spec.Hooks.Poststop, state); err != nil {
+		if err := hooks.RunEach("poststop", c.Hooks.Poststop, state); err != nil {
 			warn(err)
 		}
 	}

@@ -299,6 +299,9 @@ func execProcess(cmd *cli.Command, c *oci.Container) (*specs.Process, error) {
 	if cmd.Args().Len() < 2 {
 		return nil, errors.New("exec: give a command, or --process FILE")
 	}
+	if err := c.LoadSpec(); err != nil {
+		return nil, err
+	}
 	if c.Spec.Process == nil {
 		return nil, errors.New("exec: the container has no process to start from: use --process FILE")
 	}
