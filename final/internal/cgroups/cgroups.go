@@ -121,10 +121,16 @@ func OpenPath(path string) Manager {
 	}
 	m := &v1{}
 	for _, c := range v1Controllers {
+		dir := filepath.Join(Root, c, path)
+		if c == "cpuset" {
+			if _, err := os.Stat(dir); err != nil {
+				continue // made only for a container pinned to CPUs (New)
+			}
+		}
 		if v1Optional[c] && !v1Mounted(c) {
 			continue
 		}
-		m.dirs = append(m.dirs, v1Dir{c, filepath.Join(Root, c, path)})
+		m.dirs = append(m.dirs, v1Dir{c, dir})
 	}
 	return m
 }
@@ -143,9 +149,14 @@ func RemoveParent(parent string) {
 	}
 }
 
-// New creates the cgroup at path (see OpenPath).
-func New(path string) (Manager, error) {
+// New creates the cgroup at path (see OpenPath) for a container with the
+// resources r. On v1 it has a cpuset only if r pins it to CPUs or memory
+// nodes: every hierarchy costs a folder and a thread move at each start.
+func New(path string, r *specs.LinuxResources) (Manager, error) {
 	m := OpenPath(path)
+	if v, ok := m.(*v1); ok && r != nil && r.CPU != nil && (r.CPU.Cpus != "" || r.CPU.Mems != "") && v1Mounted("cpuset") {
+		v.dirs = append(v.dirs, v1Dir{"cpuset", filepath.Join(Root, "cpuset", filepath.Clean("/"+path))})
+	}
 	var err error
 	switch m := m.(type) {
 	case *v2:

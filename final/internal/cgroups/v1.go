@@ -16,7 +16,8 @@ import (
 // v1Controllers are the hierarchies a container gets a folder in. cpuacct
 // is often mounted together with cpu; then both paths are one folder.
 // devices holds the container's device allowlist (package devices),
-// freezer lets pause stop its processes, cpuset pins it to CPUs.
+// freezer lets pause stop its processes, cpuset pins it to CPUs (only
+// when asked: see New).
 var v1Controllers = []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "devices", "freezer"}
 
 // v1Optional are the hierarchies a host may lack: without them, only

@@ -63,7 +63,7 @@ func Create(dir, id, bundle string, spec *specs.Spec, opts CreateOptions) (*Cont
 }
 
 func (c *Container) create(opts CreateOptions) error {
-	cg, err := cgroups.New(c.Cgroup)
+	cg, err := cgroups.New(c.Cgroup, c.Spec.Linux.Resources)
 	if err != nil {
 		return err
 	}
