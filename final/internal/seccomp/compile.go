@@ -4,15 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 
-	"github.com/elastic/go-seccomp-bpf/arch"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 // archs are the architectures a profile may list and their tables.
-var archs = map[specs.Arch]*arch.Info{specs.ArchX86_64: arch.X86_64, specs.ArchX86: arch.I386, specs.ArchX32: arch.X32}
+var archs = map[specs.Arch]*table{specs.ArchX86_64: tableX86_64, specs.ArchX86: tableI386, specs.ArchX32: tableX32}
 
 // foreign are the spec's other architectures: accepted and left out, as
 // an x86_64 kernel never runs their calls.
@@ -66,8 +64,8 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 	// by x32Bit in the number.
 	calls := map[uint32]*callTable{}
 	for _, t := range tables {
-		if calls[uint32(t.ID)] == nil {
-			calls[uint32(t.ID)] = new(callTable)
+		if calls[t.audit] == nil {
+			calls[t.audit] = new(callTable)
 		}
 	}
 	for i, sc := range s.Syscalls {
@@ -77,17 +75,17 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 		}
 		for _, t := range tables {
 			for _, name := range sc.Names {
-				if nr, ok := syscallNames(t)[name]; ok {
-					calls[uint32(t.ID)].add(uint32(nr|t.SeccompMask), rules, def)
+				if nr, ok := t.lookup(name); ok {
+					calls[t.audit].add(uint32(nr|t.mask), rules, def)
 				}
 			}
 		}
 	}
-	x32 := slices.Contains(tables, arch.X32)
+	x32 := slices.Contains(tables, tableX32)
 	var sections [][]unix.SockFilter
 	var audits []uint32
 	for _, t := range tables {
-		id := uint32(t.ID)
+		id := t.audit
 		if slices.Contains(audits, id) {
 			continue // x32, in x86_64's section
 		}
@@ -109,8 +107,8 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 
 // architectures are the tables of the listed architectures, x86_64 first
 // and always.
-func architectures(list []specs.Arch) ([]*arch.Info, error) {
-	tables := []*arch.Info{arch.X86_64}
+func architectures(list []specs.Arch) ([]*table, error) {
+	tables := []*table{tableX86_64}
 	for _, name := range list {
 		t, ok := archs[name]
 		switch {
@@ -122,27 +120,6 @@ func architectures(list []specs.Arch) ([]*arch.Info, error) {
 	}
 	return tables, nil
 }
-
-// syscallNames is an architecture's table. go-seccomp-bpf's x32 table
-// also has the x86_64-only numbers of the 36 calls that x32 has at 512
-// and up (execve at 59 and 520): its name map takes either at random, and
-// the kernel's x32 table only has the second.
-func syscallNames(t *arch.Info) map[string]int {
-	if t == arch.X32 {
-		return x32Names()
-	}
-	return t.SyscallNames
-}
-
-var x32Names = sync.OnceValue(func() map[string]int {
-	names := map[string]int{}
-	for nr, name := range arch.X32.SyscallNumbers {
-		if old, ok := names[name]; !ok || nr > old {
-			names[name] = nr
-		}
-	}
-	return names
-})
 
 // syscallRules checks one entry of syscalls and makes its rules. As
 // runc does, conditions on distinct arguments make one rule (ANDed), and

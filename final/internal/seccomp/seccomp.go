@@ -1,7 +1,7 @@
 // Package seccomp compiles the OCI runtime spec's linux.seccomp profile
 // into a classic BPF program and installs it with seccomp(2), as runc
 // does through libseccomp, in pure Go (skiff is built without cgo). The
-// syscall tables are go-seccomp-bpf's; the compiler is ours, since
+// syscall tables come from go-seccomp-bpf (tables.go); the compiler is ours, since
 // go-seccomp-bpf's knows neither errnoRet, SCMP_CMP_MASKED_EQ nor a
 // filter for several architectures.
 //
