@@ -5,6 +5,7 @@ package caps
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -28,9 +29,7 @@ func Kept() []string { return slices.Clone(kept) }
 
 // Default is the spec's process.capabilities of a skiff container: Kept
 // in the bounding, effective and permitted sets, as Docker does.
-func Default() *specs.LinuxCapabilities {
-	return &specs.LinuxCapabilities{Bounding: Kept(), Effective: Kept(), Permitted: Kept()}
-}
+func Default() *specs.LinuxCapabilities { return SetsOf(Kept()) }
 
 // byName numbers every capability Linux 6.1 knows.
 var byName = map[string]uintptr{
@@ -162,4 +161,81 @@ func Names() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// Normalize is a capability's name as the spec writes it: "net_admin"
+// and "NET_ADMIN" are "CAP_NET_ADMIN"; "ALL" stays.
+func Normalize(name string) string {
+	name = strings.ToUpper(name)
+	if name == "ALL" || strings.HasPrefix(name, "CAP_") {
+		return name
+	}
+	return "CAP_" + name
+}
+
+// Adjust is Docker's --cap-add and --cap-drop on skiff's default set:
+// drop ALL empties it first, add ALL fills it with every capability this
+// process's bounding set still has (a machine may hold some back from
+// root itself), then each name is dropped or added. Names are as Normalize makes them; an unknown one is an
+// error.
+func Adjust(add, drop []string) ([]string, error) {
+	set, err := Parse(Kept())
+	if err != nil {
+		return nil, err
+	}
+	for _, list := range [][]string{add, drop} {
+		for _, name := range list {
+			if _, ok := byName[name]; !ok && name != "ALL" {
+				return nil, fmt.Errorf("unknown capability %q", name)
+			}
+		}
+	}
+	if slices.Contains(drop, "ALL") {
+		set = 0
+	}
+	if slices.Contains(add, "ALL") {
+		set = available()
+	}
+	for _, name := range drop {
+		if name != "ALL" {
+			set &^= 1 << byName[name]
+		}
+	}
+	for _, name := range add {
+		if name != "ALL" {
+			set |= 1 << byName[name]
+		}
+	}
+	return set.Names(), nil
+}
+
+// Names lists the set's capabilities by name, in the order of their
+// numbers.
+func (s Set) Names() []string {
+	names := []string{}
+	for _, c := range s.List() {
+		for name, n := range byName {
+			if n == c {
+				names = append(names, name)
+			}
+		}
+	}
+	return names
+}
+
+// SetsOf is the spec's process.capabilities for a list: bounding,
+// effective and permitted, as Docker gives them.
+func SetsOf(names []string) *specs.LinuxCapabilities {
+	return &specs.LinuxCapabilities{Bounding: names, Effective: slices.Clone(names), Permitted: slices.Clone(names)}
+}
+
+// available is the calling thread's bounding set.
+func available() Set {
+	var s Set
+	for c := uintptr(0); c <= unix.CAP_LAST_CAP; c++ {
+		if on, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, c, 0, 0, 0); err == nil && on == 1 {
+			s |= 1 << c
+		}
+	}
+	return s
 }

@@ -40,7 +40,7 @@ func runCommand() *cli.Command {
 		OnUsageError: clidoc.UsageError,
 		// -it is -i -t, as in Docker.
 		UseShortOptionHandling: true,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open and connected"},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the container a terminal"},
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the container ID"},
@@ -60,7 +60,7 @@ func runCommand() *cli.Command {
 			&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
 			&cli.BoolFlag{Name: "read-only", Usage: "mount the container's root read-only"},
 			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as PID 1 that forwards signals and reaps orphans"},
-		},
+		}, securityFlags()...),
 		Action: command(runAction),
 	}
 }
@@ -128,6 +128,9 @@ func (e *env) configOf(cmd *cli.Command, img resolved) (cfg container.Config, er
 		cfg.Mounts = append(cfg.Mounts, m)
 	}
 	if cfg.Limits, err = limitsFromFlags(cmd); err != nil {
+		return cfg, err
+	}
+	if cfg.Security, err = securityFromFlags(cmd); err != nil {
 		return cfg, err
 	}
 	if cfg.Network, err = e.networkFromFlags(cmd); err != nil {

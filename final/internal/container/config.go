@@ -29,6 +29,7 @@ type Config struct {
 	Hostname string            `json:"hostname"`
 	Mounts   []specs.Mount     `json:"mounts,omitempty"` // volumes
 	ReadOnly bool              `json:"readOnly,omitempty"`
+	Security Security          `json:"security,omitzero"`
 	Init     bool              `json:"init,omitempty"` // a reaper as PID 1
 	Limits   cgroups.Resources `json:"limits"`
 

@@ -25,7 +25,9 @@ import (
 // root.path mounted already.
 func (cfg *Config) Spec(dir, cgroupsPath string, joined map[specs.LinuxNamespaceType]string) *specs.Spec {
 	process := cfg.Process
-	process.Capabilities = caps.Default()
+	names, _ := cfg.Security.Capabilities() // Validate checked them
+	process.Capabilities = caps.SetsOf(names)
+	process.NoNewPrivileges = cfg.Security.NoNewPrivileges
 	spec := &specs.Spec{
 		Version:  specs.Version,
 		Process:  &process,
@@ -43,7 +45,24 @@ func (cfg *Config) Spec(dir, cgroupsPath string, joined map[specs.LinuxNamespace
 	if cfg.Init {
 		spec.Annotations = map[string]string{initproc.ReaperAnnotation: "true"}
 	}
+	if cfg.Security.Privileged {
+		unconfine(spec)
+	}
 	return spec
+}
+
+// unconfine is --privileged: every device, as the host's own nodes and
+// in the cgroup's allowlist; /sys writable; nothing masked or read-only
+// in /proc.
+func unconfine(spec *specs.Spec) {
+	spec.Linux.Devices = hostDevices()
+	spec.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+	spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths = nil, nil
+	for i, m := range spec.Mounts {
+		if m.Destination == "/sys" {
+			spec.Mounts[i].Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return o == "ro" })
+		}
+	}
 }
 
 // MaskedPaths hide host information and knobs in /proc, as Docker does:

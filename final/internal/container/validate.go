@@ -24,7 +24,7 @@ var (
 // record, cgroup and network were made. Every rule lives here, whoever
 // builds the configuration; Store.Create calls it.
 func (cfg *Config) Validate() error {
-	checks := []func() error{cfg.validateNames, cfg.validateProcess, cfg.validateMounts, cfg.validateNetwork,
+	checks := []func() error{cfg.validateNames, cfg.validateProcess, cfg.validateMounts, cfg.validateNetwork, cfg.Security.validate,
 		func() error { return cfg.Limits.Validate(runtime.NumCPU()) }}
 	for _, check := range checks {
 		if err := check(); err != nil {
