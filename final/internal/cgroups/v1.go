@@ -279,6 +279,9 @@ func (m *v1) Stats() (Stats, error) {
 }
 
 func (m *v1) Destroy() error {
+	if m.Frozen() { // a frozen process cannot die of SIGKILL on v1
+		m.Freeze(false)
+	}
 	var firstErr error
 	for _, d := range m.dirs {
 		if err := removeDir(d.path, func() { killAll(d.path) }); err != nil && firstErr == nil {

@@ -60,7 +60,7 @@ func App() *cli.Command {
 		Action: clidoc.UnknownCommand,
 		Commands: []*cli.Command{
 			runCommand(), execCommand(),
-			psCommand(), logsCommand(), stopCommand(), killCommand(), rmCommand(), inspectCommand(), statsCommand(),
+			psCommand(), logsCommand(), stopCommand(), killCommand(), pauseCommand(), unpauseCommand(), rmCommand(), inspectCommand(), statsCommand(),
 			importCommand(), pullCommand(), imagesCommand(), rmiCommand(), commitCommand(),
 			networkCommand(), systemCommand(),
 			monitorCommand(), referenceCommand(),

@@ -12,11 +12,11 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
-	"golang.org/x/sys/unix"
 
 	"skiff/internal/cgroups"
 	"skiff/internal/container"
 	"skiff/internal/exit"
+	"skiff/internal/oci"
 )
 
 func psCommand() *cli.Command {
@@ -46,21 +46,24 @@ func psCommand() *cli.Command {
 					continue
 				}
 				if !c.ConfigKnown() {
-					fmt.Fprintf(w, "%s\t\t\t\t%s\t\t%s\n", c.Config.ID[:12], describeStatus(c, status), c.Name())
+					fmt.Fprintf(w, "%s\t\t\t\t%s\t\t%s\n", c.Config.ID[:12], e.describeStatus(c, status), c.Name())
 					continue
 				}
 				fmt.Fprintf(w, "%s\t%s\t%q\t%s ago\t%s\t%s\t%s\n", c.Config.ID[:12], c.Config.Image,
 					truncate(strings.Join(c.Config.Process.Args, " "), 20), since(c.Config.Created),
-					describeStatus(c, status), ports(c), c.Config.Name)
+					e.describeStatus(c, status), ports(c), c.Config.Name)
 			}
 			return w.Flush()
 		}),
 	}
 }
 
-func describeStatus(c *container.Container, status container.Status) string {
+func (e *env) describeStatus(c *container.Container, status container.Status) string {
 	switch status {
 	case container.Running:
+		if e.runtime.Paused(c) {
+			return "Up " + since(c.State.StartedAt) + " (Paused)"
+		}
 		return "Up " + since(c.State.StartedAt)
 	case container.Exited:
 		oom := ""
@@ -147,7 +150,7 @@ func stopCommand() *cli.Command {
 				return fmt.Errorf("invalid --time %d: want 0 or more seconds", cmd.Int("time"))
 			}
 			return eachContainer(cmd, e, func(c *container.Container) error {
-				if err := c.Stop(time.Duration(cmd.Int("time")) * time.Second); err != nil {
+				if err := e.runtime.Stop(c, time.Duration(cmd.Int("time"))*time.Second); err != nil {
 					return err
 				}
 				c.WaitExited(5 * time.Second)
@@ -168,12 +171,12 @@ func killCommand() *cli.Command {
 			if err := needArgs(cmd, 1, "[-s SIGNAL] NAME..."); err != nil {
 				return err
 			}
-			sig, err := parseSignal(cmd.String("signal"))
+			sig, err := oci.ParseSignal(cmd.String("signal"))
 			if err != nil {
 				return err
 			}
 			return eachContainer(cmd, e, func(c *container.Container) error {
-				if err := c.Kill(sig); err != nil {
+				if err := e.runtime.Kill(c, sig); err != nil {
 					return err
 				}
 				fmt.Println(c.Name())
@@ -183,23 +186,40 @@ func killCommand() *cli.Command {
 	}
 }
 
-// parseSignal reads KILL, SIGKILL or 9.
-func parseSignal(s string) (unix.Signal, error) {
-	var n int
-	if _, err := fmt.Sscanf(s, "%d", &n); err == nil && fmt.Sprint(n) == s {
-		if n < 1 || n > 64 {
-			return 0, fmt.Errorf("invalid signal %q", s)
+func pauseCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "pause",
+		Usage:     "freeze every process of running containers (the cgroup freezer)",
+		ArgsUsage: "NAME...",
+		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			return eachNamed(cmd, e, e.runtime.Pause)
+		}),
+	}
+}
+
+func unpauseCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "unpause",
+		Usage:     "thaw paused containers",
+		ArgsUsage: "NAME...",
+		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			return eachNamed(cmd, e, e.runtime.Unpause)
+		}),
+	}
+}
+
+// eachNamed does do to each container named, and prints its name.
+func eachNamed(cmd *cli.Command, e *env, do func(*container.Container) error) error {
+	if err := needArgs(cmd, 1, "NAME..."); err != nil {
+		return err
+	}
+	return eachContainer(cmd, e, func(c *container.Container) error {
+		if err := do(c); err != nil {
+			return err
 		}
-		return unix.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("invalid signal %q", s)
+		fmt.Println(c.Name())
+		return nil
+	})
 }
 
 func rmCommand() *cli.Command {

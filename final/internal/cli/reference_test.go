@@ -55,19 +55,6 @@ func TestParseUser(t *testing.T) {
 	}
 }
 
-func TestParseSignal(t *testing.T) {
-	for in, want := range map[string]int{"KILL": 9, "SIGTERM": 15, "term": 15, "10": 10} {
-		if got, err := parseSignal(in); err != nil || int(got) != want {
-			t.Errorf("parseSignal(%q) = %d, %v", in, got, err)
-		}
-	}
-	for _, bad := range []string{"BOGUS", "0", "99", ""} {
-		if _, err := parseSignal(bad); err == nil {
-			t.Errorf("parseSignal(%q) succeeded", bad)
-		}
-	}
-}
-
 func TestMergeEnv(t *testing.T) {
 	got := mergeEnv([]string{"PATH=/bin", "A=1"}, []string{"A=2", "B=3", "B=4", "C", "A=5"})
 	if want := []string{"PATH=/bin", "A=5", "B=4", "C"}; !slices.Equal(got, want) {

@@ -401,3 +401,57 @@ func (r *Runtime) Prune() ([]string, error) {
 	}
 	return removed, nil
 }
+
+// Pause freezes every process of a running container (docker pause).
+func (r *Runtime) Pause(c *container.Container) error {
+	ctr, err := r.running(c)
+	if err != nil {
+		return err
+	}
+	return ctr.Pause()
+}
+
+// Unpause thaws a paused container.
+func (r *Runtime) Unpause(c *container.Container) error {
+	ctr, err := r.running(c)
+	if err != nil {
+		return err
+	}
+	return ctr.Resume()
+}
+
+// Paused tells whether the container is frozen.
+func (r *Runtime) Paused(c *container.Container) bool {
+	return c.Status() == container.Running && cgroups.Open(r.CgroupParent, c.Config.ID).Frozen()
+}
+
+// Kill sends sig to the container's first process; after SIGKILL a
+// paused container is thawed, so that it can die, as Docker does.
+func (r *Runtime) Kill(c *container.Container, sig unix.Signal) error {
+	if err := c.Kill(sig); err != nil {
+		return err
+	}
+	if sig == unix.SIGKILL && r.Paused(c) {
+		return cgroups.Open(r.CgroupParent, c.Config.ID).Freeze(false)
+	}
+	return nil
+}
+
+// Stop is docker stop: SIGTERM, then SIGKILL after timeout. A paused
+// container is thawed first, to be able to handle the SIGTERM.
+func (r *Runtime) Stop(c *container.Container, timeout time.Duration) error {
+	if r.Paused(c) {
+		if err := cgroups.Open(r.CgroupParent, c.Config.ID).Freeze(false); err != nil {
+			return err
+		}
+	}
+	return c.Stop(timeout)
+}
+
+// running is a running container as the OCI runtime sees it.
+func (r *Runtime) running(c *container.Container) (*oci.Container, error) {
+	if c.Status() != container.Running {
+		return nil, fmt.Errorf("container %s is not running", c.Name())
+	}
+	return r.ociContainer(c)
+}

@@ -39,12 +39,12 @@ var ErrNotRunning = errors.New("the container is not running")
 
 // Container is one container of this runtime, as create recorded it.
 type Container struct {
-	ID       string      `json:"id"`
-	Bundle   string      `json:"bundle"`
-	Pid      int         `json:"pid"`      // host PID of init, then of the command
-	PidStart uint64      `json:"pidStart"` // its start time, to tell a reused PID
-	Created  time.Time   `json:"created"`
-	Cgroup   string      `json:"cgroup"` // linux.cgroupsPath, or the default
+	ID       string    `json:"id"`
+	Bundle   string    `json:"bundle"`
+	Pid      int       `json:"pid"`      // host PID of init, then of the command
+	PidStart uint64    `json:"pidStart"` // its start time, to tell a reused PID
+	Created  time.Time `json:"created"`
+	Cgroup   string    `json:"cgroup"` // linux.cgroupsPath, or the default
 	// What start, state and delete need of the spec, so that they do not
 	// decode all of it (encoding/json's first decode of the spec's types
 	// costs about a millisecond): its annotations, and the hooks that run

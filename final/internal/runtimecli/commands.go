@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -150,7 +149,11 @@ func killCommand() *cli.Command {
 			if n := cmd.Args().Len(); n < 1 || n > 2 {
 				return errors.New("usage: skiff-runtime kill [--all] ID [SIGNAL]")
 			}
-			sig, err := parseSignal(cmd.Args().Get(1))
+			name := cmd.Args().Get(1)
+			if name == "" {
+				name = "TERM"
+			}
+			sig, err := oci.ParseSignal(name)
 			if err != nil {
 				return err
 			}
@@ -161,24 +164,6 @@ func killCommand() *cli.Command {
 			return c.Kill(sig, cmd.Bool("all"))
 		},
 	}
-}
-
-// parseSignal reads a signal as a number (9) or a name (KILL, SIGKILL).
-func parseSignal(s string) (unix.Signal, error) {
-	if s == "" {
-		return unix.SIGTERM, nil
-	}
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
-		return unix.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("unknown signal %q", s)
 }
 
 func deleteCommand() *cli.Command {
