@@ -100,10 +100,17 @@ func imagesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "images",
 		Usage: "list images",
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only the image IDs"}},
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
 			all, err := e.images.List()
 			if err != nil {
 				return err
+			}
+			if cmd.Bool("quiet") {
+				for _, img := range all {
+					fmt.Println(img.ID[:12])
+				}
+				return nil
 			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
 			fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tLAYERS\tSIZE")

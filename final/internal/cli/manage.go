@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,36 +27,108 @@ func psCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "also the containers that are not running"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only the IDs"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "only containers that match `KEY=VALUE`: status, name, id, ancestor (repeatable: one key ORs, several AND)"},
+			&cli.StringFlag{Name: "format", Usage: "print each container through a Go `TEMPLATE` (Docker's fields: .ID .Image .Command .CreatedAt .RunningFor .Ports .State .Status .Names .Networks); \"table TEMPLATE\" adds a header"},
 		},
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			match, err := parseFilters(cmd.StringSlice("filter"))
+			if err != nil {
+				return err
+			}
 			all, err := e.containers.List()
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
-			if !cmd.Bool("quiet") {
-				fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
-			}
+			var rows []any
 			for _, c := range all {
-				status := c.Status()
-				if status != container.Running && !cmd.Bool("all") {
-					continue
+				row := e.psRowOf(c)
+				if (row.State == "running" || row.State == "paused" || cmd.Bool("all") || match.explicitStatus()) && match.matches(row, c) {
+					rows = append(rows, row)
 				}
-				if cmd.Bool("quiet") {
-					fmt.Fprintln(w, c.Config.ID[:12])
-					continue
-				}
-				if !c.ConfigKnown() {
-					fmt.Fprintf(w, "%s\t\t\t\t%s\t\t%s\n", c.Config.ID[:12], e.describeStatus(c, status), c.Name())
-					continue
-				}
-				fmt.Fprintf(w, "%s\t%s\t%q\t%s ago\t%s\t%s\t%s\n", c.Config.ID[:12], c.Config.Image,
-					truncate(strings.Join(c.Config.Process.Args, " "), 20), since(c.Config.Created),
-					e.describeStatus(c, status), ports(c), c.Config.Name)
 			}
-			return w.Flush()
+			format := cmd.String("format")
+			switch {
+			case cmd.Bool("quiet"):
+				format = "{{.ID}}"
+			case format == "":
+				format = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+			}
+			f, err := newFormatter(format)
+			if err != nil {
+				return err
+			}
+			return f.print(os.Stdout, psHeader, rows)
 		}),
 	}
+}
+
+// psRow is one container as ps prints it, with Docker's field names, so
+// that --format templates from Docker work.
+type psRow struct {
+	ID, Image, Command, CreatedAt, RunningFor, Ports, State, Status, Names, Networks string
+}
+
+var psHeader = psRow{ID: "CONTAINER ID", Image: "IMAGE", Command: "COMMAND", CreatedAt: "CREATED AT", RunningFor: "CREATED",
+	Ports: "PORTS", State: "STATE", Status: "STATUS", Names: "NAMES", Networks: "NETWORKS"}
+
+func (e *env) psRowOf(c *container.Container) psRow {
+	status := c.Status()
+	row := psRow{ID: c.Config.ID[:12], Names: c.Name(), State: string(status), Status: e.describeStatus(c, status)}
+	if e.runtime.Paused(c) {
+		row.State = "paused"
+	}
+	if !c.ConfigKnown() {
+		return row
+	}
+	row.Image, row.Ports = c.Config.Image, ports(c)
+	row.Command = fmt.Sprintf("%q", truncate(strings.Join(c.Config.Process.Args, " "), 20))
+	row.CreatedAt = c.Config.Created.Format("2006-01-02 15:04:05 -0700 MST")
+	row.RunningFor = since(c.Config.Created) + " ago"
+	row.Networks = string(c.Config.Network.Mode)
+	if c.Config.Network.Mode == container.BridgeNetwork {
+		row.Networks = c.Config.Network.Name
+	}
+	return row
+}
+
+// psFilters are ps --filter's, by key: a container must match one value
+// of every key given.
+type psFilters map[string][]string
+
+func parseFilters(list []string) (psFilters, error) {
+	f := psFilters{}
+	for _, kv := range list {
+		key, value, ok := strings.Cut(kv, "=")
+		switch {
+		case !ok || value == "":
+			return nil, fmt.Errorf("invalid filter %q: want KEY=VALUE", kv)
+		case key != "status" && key != "name" && key != "id" && key != "ancestor":
+			return nil, fmt.Errorf("invalid filter %q: skiff filters by status, name, id and ancestor", kv)
+		}
+		f[key] = append(f[key], value)
+	}
+	return f, nil
+}
+
+// explicitStatus: a status filter lists stopped containers without -a, as
+// in Docker.
+func (f psFilters) explicitStatus() bool { return len(f["status"]) > 0 }
+
+func (f psFilters) matches(row psRow, c *container.Container) bool {
+	tests := map[string]func(string) bool{
+		"status": func(v string) bool { return row.State == v },
+		"name":   func(v string) bool { return strings.Contains(row.Names, v) },
+		"id":     func(v string) bool { return strings.HasPrefix(c.Config.ID, v) },
+		"ancestor": func(v string) bool {
+			return row.Image == v || row.Image == v+":latest" || strings.TrimSuffix(row.Image, ":latest") == v
+		},
+	}
+	for key, values := range f {
+		if !slices.ContainsFunc(values, tests[key]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *env) describeStatus(c *container.Container, status container.Status) string {
@@ -280,6 +353,7 @@ type inspection struct {
 	Name    string           `json:"name"`
 	Status  container.Status `json:"status"`
 	Broken  string           `json:"broken,omitempty"` // why its files cannot be read
+	Paused  bool             `json:"paused,omitempty"`
 	Config  container.Config `json:"config"`
 	State   container.State  `json:"state"`
 	Network struct {
@@ -298,15 +372,33 @@ func inspectCommand() *cli.Command {
 		Name:      "inspect",
 		Usage:     "print containers' configuration and state, as a JSON array (Docker's shape)",
 		ArgsUsage: "NAME...",
+		Flags: []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"},
+			Usage: "print each container through a Go `TEMPLATE` over Docker's inspect fields ({{.State.Pid}}, {{.NetworkSettings.IPAddress}}...)"}},
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
 			if err := needArgs(cmd, 1, "NAME..."); err != nil {
 				return err
 			}
+			var f *formatter
+			if format := cmd.String("format"); format != "" {
+				var err error
+				if f, err = newFormatter(format); err != nil {
+					return err
+				}
+			}
 			all := []inspection{}
+			var views []any
 			err := eachContainer(cmd, e, func(c *container.Container) error {
-				all = append(all, e.inspect(c))
+				i := e.inspect(c)
+				all = append(all, i)
+				views = append(views, dockerInspect(i))
 				return nil
 			})
+			if f != nil {
+				if ferr := f.print(os.Stdout, nil, views); ferr != nil {
+					return ferr
+				}
+				return err
+			}
 			data, _ := json.MarshalIndent(all, "", "  ")
 			fmt.Println(string(data))
 			return err
@@ -317,7 +409,7 @@ func inspectCommand() *cli.Command {
 // inspect is what `skiff inspect` prints of a container.
 func (e *env) inspect(c *container.Container) inspection {
 	out := inspection{ID: c.Config.ID, Name: c.Config.Name, Status: c.Status(), Broken: c.Broken, Config: c.Config, State: c.State,
-		Cgroup: c.State.Cgroup, Dir: c.Dir}
+		Cgroup: c.State.Cgroup, Dir: c.Dir, Paused: e.runtime.Paused(c)}
 	if spec, err := e.runtime.LoadSpec(c); err == nil { // once started: what it runs with
 		out.Spec = spec
 	}
