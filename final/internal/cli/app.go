@@ -60,9 +60,10 @@ func App() *cli.Command {
 		Action: clidoc.UnknownCommand,
 		Commands: []*cli.Command{
 			runCommand(), execCommand(),
-			psCommand(), logsCommand(), stopCommand(), killCommand(), pauseCommand(), unpauseCommand(), rmCommand(), inspectCommand(), statsCommand(),
+			psCommand(), logsCommand(), stopCommand(), killCommand(), pauseCommand(), unpauseCommand(), waitCommand(),
+			portCommand(), topCommand(), rmCommand(), inspectCommand(), statsCommand(),
 			importCommand(), pullCommand(), imagesCommand(), rmiCommand(), commitCommand(),
-			networkCommand(), systemCommand(),
+			networkCommand(), systemCommand(), versionCommand(), infoCommand(),
 			monitorCommand(), referenceCommand(),
 		},
 	}

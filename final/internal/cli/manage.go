@@ -283,16 +283,21 @@ func unpauseCommand() *cli.Command {
 
 // eachNamed does do to each container named, and prints its name.
 func eachNamed(cmd *cli.Command, e *env, do func(*container.Container) error) error {
-	if err := needArgs(cmd, 1, "NAME..."); err != nil {
-		return err
-	}
-	return eachContainer(cmd, e, func(c *container.Container) error {
+	return eachNamedQuiet(cmd, e, func(c *container.Container) error {
 		if err := do(c); err != nil {
 			return err
 		}
 		fmt.Println(c.Name())
 		return nil
 	})
+}
+
+// eachNamedQuiet does do to each container named.
+func eachNamedQuiet(cmd *cli.Command, e *env, do func(*container.Container) error) error {
+	if err := needArgs(cmd, 1, "NAME..."); err != nil {
+		return err
+	}
+	return eachContainer(cmd, e, do)
 }
 
 func rmCommand() *cli.Command {

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +50,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "the container's hostname (default: the start of its ID)"},
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `KEY=VALUE` in the environment (KEY alone: the host's value)"},
 			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "the command's working `DIR` inside"},
+			&cli.StringFlag{Name: "entrypoint", Usage: "run `COMMAND` instead of the image's entrypoint (and without its default arguments)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `UID[:GID]`"},
 			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind-mount `HOST:CTR[:ro]` (repeatable)"},
 			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish TCP port `HOST:CTR` (repeatable)"},
@@ -210,13 +212,20 @@ func (e *env) resolveImage(ref string) (resolved, error) {
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 func processFromFlags(cmd *cli.Command, img image.Config, layers []string) (specs.Process, error) {
-	p := specs.Process{
-		Args:     append(append([]string{}, img.Entrypoint...), img.Cmd...),
-		Cwd:      "/",
-		Terminal: cmd.Bool("tty"),
+	entrypoint, command := img.Entrypoint, img.Cmd
+	if cmd.IsSet("entrypoint") { // as in Docker, it resets the image's command too
+		entrypoint, command = nil, nil
+		if e := cmd.String("entrypoint"); e != "" {
+			entrypoint = []string{e}
+		}
 	}
 	if cmd.Args().Len() > 1 {
-		p.Args = append(append([]string{}, img.Entrypoint...), cmd.Args().Slice()[1:]...)
+		command = cmd.Args().Slice()[1:]
+	}
+	p := specs.Process{
+		Args:     append(slices.Clone(entrypoint), command...),
+		Cwd:      "/",
+		Terminal: cmd.Bool("tty"),
 	}
 	p.Env = mergeEnv([]string{defaultPath, "HOME=/root"}, img.Env)
 	if p.Terminal {
