@@ -22,6 +22,10 @@
 //     before one without, in the profile's order.
 //   - arguments are compared as 64-bit unsigned numbers; those of i386
 //     calls are 32-bit, their high word 0.
+//   - under a default action that denies, a call numbered above the
+//     highest one the profile names for its architecture fails with
+//     ENOSYS, as runc makes it, so that a libc newer than the profile
+//     falls back to an older call (unknownCalls).
 package seccomp
 
 import (
