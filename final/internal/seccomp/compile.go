@@ -68,6 +68,9 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 			calls[t.audit] = new(callTable)
 		}
 	}
+	// last is the highest number the profile names in each table, in any
+	// rule, even one with the default action; -1 if none.
+	last := map[*table]int{tableX86_64: -1, tableI386: -1, tableX32: -1}
 	for i, sc := range s.Syscalls {
 		rules, err := syscallRules(sc)
 		if err != nil {
@@ -77,6 +80,7 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 			for _, name := range sc.Names {
 				if nr, ok := t.lookup(name); ok {
 					calls[t.audit].add(uint32(nr|t.mask), rules, def)
+					last[t] = max(last[t], nr)
 				}
 			}
 		}
@@ -92,14 +96,14 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 		}
 		var base []interval
 		if id == unix.AUDIT_ARCH_X86_64 {
-			base = numberRanges(def, unknown, lastCall(s, tableX86_64), 0)
+			base = numberRanges(def, unknown, last[tableX86_64], 0)
 			if x32 {
-				base = append(base, numberRanges(def, unknown, lastCall(s, tableX32), x32Bit)...)
+				base = append(base, numberRanges(def, unknown, last[tableX32], x32Bit)...)
 			} else {
 				base = append(base, interval{lo: x32Bit, ret: badArch})
 			}
 		} else {
-			base = numberRanges(def, unknown, lastCall(s, t), 0)
+			base = numberRanges(def, unknown, last[t], 0)
 		}
 		// nr -1 is a call a tracer skipped: no x32 call, no unknown one.
 		base = append(base, interval{lo: 0xffffffff, ret: def})
@@ -134,24 +138,11 @@ func unknownCalls(def uint32) uint32 {
 	return unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
 }
 
-// lastCall is the highest number the profile names in a table, -1 if it
-// names none there: runc then leaves the architecture without ENOSYS,
-// and so does skiff.
-func lastCall(s *specs.LinuxSeccomp, t *table) int {
-	last := -1
-	for _, sc := range s.Syscalls {
-		for _, name := range sc.Names {
-			if nr, ok := t.lookup(name); ok {
-				last = max(last, nr)
-			}
-		}
-	}
-	return last
-}
-
 // numberRanges are the base intervals of a table whose numbers start at
 // first: the default action up to the last call the profile names, then
-// unknown. x32's end below nr -1, which compile adds.
+// unknown. x32's end below nr -1, which compile adds. A profile that
+// names no call of a table (last -1) leaves it without ENOSYS, as runc
+// does.
 func numberRanges(def, unknown uint32, last int, first uint32) []interval {
 	ranges := []interval{{lo: first, ret: def}}
 	if last >= 0 && unknown != def {

@@ -199,6 +199,15 @@ func sortedKeys[K ~string, V any](m map[K]V) []string {
 	return list
 }
 
+// Available says whether this kernel filters system calls with seccomp
+// (CONFIG_SECCOMP_FILTER): seccomp(2) without a program fails with EFAULT
+// when it would take one; EINVAL (filters not built in) or ENOSYS (no
+// seccomp at all) say it would not.
+func Available() bool {
+	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, 0)
+	return errno == unix.EFAULT
+}
+
 // SupportedFlags are the known flags this kernel takes: seccomp(2) with
 // a flag and no program fails with EFAULT if it knows the flag, EINVAL if
 // not (runc asks the same way).

@@ -259,6 +259,18 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestAvailable: the host's and the VM's kernels have seccomp filters;
+// /proc/self/status shows the field only if the kernel has seccomp.
+func TestAvailable(t *testing.T) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := Available(), strings.Contains(string(status), "\nSeccomp:"); got != want || !got {
+		t.Errorf("Available() = %v; Seccomp: in /proc/self/status: %v", got, want)
+	}
+}
+
 func TestFlags(t *testing.T) {
 	f := compileOK(t, &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{
 		"SECCOMP_FILTER_FLAG_TSYNC", specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow}})
