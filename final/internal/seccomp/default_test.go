@@ -17,7 +17,7 @@ var linux61 = kernelVersion{6, 1}
 // skiff's capabilities and extra ones, on kernel.
 func defaultFilter(t *testing.T, kernel kernelVersion, extra ...string) *Filter {
 	t.Helper()
-	return compileOK(t, defaultProfile.resolve(append(caps.Kept(), extra...), kernel))
+	return compileOK(t, defaultProfile().resolve(append(caps.Kept(), extra...), kernel))
 }
 
 // TestDefaultNamesEveryCall: every name of the profile is a call of one
@@ -30,7 +30,7 @@ func TestDefaultNamesEveryCall(t *testing.T) {
 	kinds := []struct {
 		kind  string
 		rules []profileRule
-	}{{"everyday", everyday}, {"conditional", conditional}, {"capability", capabilityRules},
+	}{{"everyday", everyday()}, {"conditional", conditional()}, {"capability", capabilityRules()},
 		{"never", []profileRule{allow(neverAllowed...)}}}
 	for _, k := range kinds {
 		for _, r := range k.rules {
@@ -57,7 +57,7 @@ func TestDefaultNamesEveryCall(t *testing.T) {
 			}
 		}
 	}
-	for i, r := range defaultProfile.Syscalls {
+	for i, r := range defaultProfile().Syscalls {
 		if err := r.check(); err != nil {
 			t.Errorf("syscalls[%d]: %v", i, err)
 		}
@@ -198,7 +198,7 @@ func TestDefaultCapabilities(t *testing.T) {
 	for _, nr := range []uint32{unix.SYS_KEYCTL, unix.SYS_PIVOT_ROOT, unix.SYS_SWAPON, unix.SYS_USERFAULTFD} {
 		expect(t, admin, native, nr, nil, errno(unix.EPERM)) // never, not even with CAP_SYS_ADMIN
 	}
-	noChroot := compileOK(t, defaultProfile.resolve(nil, linux61))
+	noChroot := compileOK(t, defaultProfile().resolve(nil, linux61))
 	expect(t, noChroot, native, unix.SYS_CHROOT, nil, errno(unix.EPERM))
 	expect(t, noChroot, native, unix.SYS_READ, nil, unix.SECCOMP_RET_ALLOW)
 }

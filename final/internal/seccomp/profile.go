@@ -248,8 +248,11 @@ func jsonError(data []byte, err error) error {
 	case errors.As(err, &kind):
 		// The path names embedded structs by their Go names, the only
 		// capitalized ones: a profile's keys are in camelCase.
-		path := slices.DeleteFunc(strings.Split(kind.Field, "."), func(s string) bool { return s != "" && unicode.IsUpper(rune(s[0])) })
-		return fmt.Errorf("line %d: %s: want %s, not %s", line(kind.Offset), strings.Join(path, "."), jsonKind(kind.Type), kind.Value)
+		path := slices.DeleteFunc(strings.Split(kind.Field, "."), func(s string) bool {
+			return s != "" && unicode.IsUpper(rune(s[0]))
+		})
+		return fmt.Errorf("line %d: %s: want %s, not %s", line(kind.Offset), strings.Join(path, "."),
+			jsonKind(kind.Type), kind.Value)
 	}
 	return errors.New(strings.TrimPrefix(err.Error(), "json: "))
 }

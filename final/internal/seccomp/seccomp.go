@@ -3,7 +3,9 @@
 // does through libseccomp, in pure Go (skiff is built without cgo). The
 // syscall tables come from go-seccomp-bpf (tables.go); the compiler is ours, since
 // go-seccomp-bpf's knows neither errnoRet, SCMP_CMP_MASKED_EQ nor a
-// filter for several architectures.
+// filter for several architectures. Default is skiff's own profile
+// (Docker's default in effect), LoadProfile reads one in Docker's format,
+// Available says whether the kernel filters at all.
 //
 // The semantics are libseccomp's, as runc uses it:
 //   - every listed architecture gets its own section; the native one
