@@ -68,6 +68,9 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 			calls[t.audit] = new(callTable)
 		}
 	}
+	// last is the highest number the profile names in each table, in any
+	// rule, even one with the default action; -1 if none.
+	last := map[*table]int{tableX86_64: -1, tableI386: -1, tableX32: -1}
 	for i, sc := range s.Syscalls {
 		rules, err := syscallRules(sc)
 		if err != nil {
@@ -77,11 +80,13 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 			for _, name := range sc.Names {
 				if nr, ok := t.lookup(name); ok {
 					calls[t.audit].add(uint32(nr|t.mask), rules, def)
+					last[t] = max(last[t], nr)
 				}
 			}
 		}
 	}
 	x32 := slices.Contains(tables, tableX32)
+	unknown := unknownCalls(def)
 	var sections [][]unix.SockFilter
 	var audits []uint32
 	for _, t := range tables {
@@ -89,11 +94,19 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 		if slices.Contains(audits, id) {
 			continue // x32, in x86_64's section
 		}
-		base := []interval{{lo: 0, ret: def}}
-		if id == unix.AUDIT_ARCH_X86_64 && !x32 {
-			// nr -1, a call a tracer skipped, is no x32 call.
-			base = append(base, interval{lo: x32Bit, ret: badArch}, interval{lo: 0xffffffff, ret: def})
+		var base []interval
+		if id == unix.AUDIT_ARCH_X86_64 {
+			base = numberRanges(def, unknown, last[tableX86_64], 0)
+			if x32 {
+				base = append(base, numberRanges(def, unknown, last[tableX32], x32Bit)...)
+			} else {
+				base = append(base, interval{lo: x32Bit, ret: badArch})
+			}
+		} else {
+			base = numberRanges(def, unknown, last[t], 0)
 		}
+		// nr -1 is a call a tracer skipped: no x32 call, no unknown one.
+		base = append(base, interval{lo: 0xffffffff, ret: def})
 		audits = append(audits, id)
 		wide := id == unix.AUDIT_ARCH_X86_64
 		sections = append(sections, search([]unix.SockFilter{load(offNr)}, intervals(base, calls[id], wide)))
@@ -103,6 +116,39 @@ func compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 		return nil, fmt.Errorf("the profile compiles to %d instructions, over the kernel's limit of %d", len(prog), maxInsns)
 	}
 	return prog, nil
+}
+
+// unknownCalls is what a call newer than the profile returns: ENOSYS,
+// as runc does, when the default action denies. A libc newer than the
+// profile tries a new call first (clone3, faccessat2 and statx were new
+// once) and falls back to the old one on ENOSYS, "the kernel does not
+// have it"; EPERM, "you may not", is an answer it passes on, and the
+// program fails where it would work on an older kernel. A call is newer
+// than the profile when its number is above the highest one the profile
+// names for the architecture, in any rule, even one with the default
+// action (runc's rule: numbers are given in order, though not always;
+// close_range came out of order). The calls the profile does not name
+// below that number keep the default action. A permissive default
+// (allow, log, trace) lets new calls through anyway: no ENOSYS.
+func unknownCalls(def uint32) uint32 {
+	switch def & unix.SECCOMP_RET_ACTION_FULL {
+	case unix.SECCOMP_RET_ALLOW, unix.SECCOMP_RET_LOG, unix.SECCOMP_RET_TRACE:
+		return def
+	}
+	return unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+}
+
+// numberRanges are the base intervals of a table whose numbers start at
+// first: the default action up to the last call the profile names, then
+// unknown. x32's end below nr -1, which compile adds. A profile that
+// names no call of a table (last -1) leaves it without ENOSYS, as runc
+// does.
+func numberRanges(def, unknown uint32, last int, first uint32) []interval {
+	ranges := []interval{{lo: first, ret: def}}
+	if last >= 0 && unknown != def {
+		ranges = append(ranges, interval{lo: first | uint32(last+1), ret: unknown})
+	}
+	return ranges
 }
 
 // architectures are the tables of the listed architectures, x86_64 first

@@ -3,7 +3,9 @@
 // does through libseccomp, in pure Go (skiff is built without cgo). The
 // syscall tables come from go-seccomp-bpf (tables.go); the compiler is ours, since
 // go-seccomp-bpf's knows neither errnoRet, SCMP_CMP_MASKED_EQ nor a
-// filter for several architectures.
+// filter for several architectures. Default is skiff's own profile
+// (Docker's default in effect), LoadProfile reads one in Docker's format,
+// Available says whether the kernel filters at all.
 //
 // The semantics are libseccomp's, as runc uses it:
 //   - every listed architecture gets its own section; the native one
@@ -22,6 +24,10 @@
 //     before one without, in the profile's order.
 //   - arguments are compared as 64-bit unsigned numbers; those of i386
 //     calls are 32-bit, their high word 0.
+//   - under a default action that denies, a call numbered above the
+//     highest one the profile names for its architecture fails with
+//     ENOSYS, as runc makes it, so that a libc newer than the profile
+//     falls back to an older call (unknownCalls).
 package seccomp
 
 import (
@@ -193,6 +199,15 @@ func sortedKeys[K ~string, V any](m map[K]V) []string {
 	}
 	slices.Sort(list)
 	return list
+}
+
+// Available says whether this kernel filters system calls with seccomp
+// (CONFIG_SECCOMP_FILTER): seccomp(2) without a program fails with EFAULT
+// when it would take one; EINVAL (filters not built in) or ENOSYS (no
+// seccomp at all) say it would not.
+func Available() bool {
+	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, 0)
+	return errno == unix.EFAULT
 }
 
 // SupportedFlags are the known flags this kernel takes: seccomp(2) with

@@ -66,7 +66,7 @@ func TestDefaultErrnoRet(t *testing.T) {
 		want uint32
 	}{{nil, errno(unix.EPERM)}, {ptr(38), errno(unix.ENOSYS)}} {
 		f := compileOK(t, &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: c.ret,
-			Syscalls: []specs.LinuxSyscall{{Names: []string{"read", "write"}, Action: specs.ActAllow}}})
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"read", "write", "openat"}, Action: specs.ActAllow}}})
 		expect(t, f, native, unix.SYS_MKDIR, nil, c.want)
 		expect(t, f, native, unix.SYS_WRITE, nil, unix.SECCOMP_RET_ALLOW)
 	}
@@ -140,6 +140,63 @@ func TestRulesAndOr(t *testing.T) {
 	}
 }
 
+// TestUnknownCalls: under a default action that denies, a call numbered
+// above the highest one the profile names for its architecture (x86_64,
+// x32 and i386 each have their own) fails with ENOSYS, so that a newer
+// libc falls back to an older call; the calls below keep the default
+// action, and nr -1 (a call a tracer skipped) too. A permissive default
+// lets new calls through.
+func TestUnknownCalls(t *testing.T) {
+	profile := func(def specs.LinuxSeccompAction, archs ...specs.Arch) *specs.LinuxSeccomp {
+		return &specs.LinuxSeccomp{DefaultAction: def, Architectures: archs, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"read", "mkdirat", "execve"}, Action: specs.ActAllow},
+			{Names: []string{"newfstatat"}, Action: def}, // dropped, but it counts: 262 on x86_64 and x32
+		}}
+	}
+	const i386MkdirNr, i386MkdiratNr, x32ExecveNr = 39, 296, 520
+	enosys, eperm := errno(unix.ENOSYS), errno(unix.EPERM)
+	f := compileOK(t, profile(specs.ActErrno, specs.ArchX86_64, specs.ArchX86, specs.ArchX32))
+	for _, c := range []struct {
+		arch, nr uint32
+		want     uint32
+	}{
+		{native, unix.SYS_MKDIRAT, unix.SECCOMP_RET_ALLOW},
+		{native, unix.SYS_MKDIR, eperm},
+		{native, unix.SYS_NEWFSTATAT, eperm},
+		{native, unix.SYS_NEWFSTATAT + 1, enosys},
+		{native, unix.SYS_CLONE3, enosys},
+		{native, 1023, enosys},
+		{native, x32Bit | unix.SYS_READ, unix.SECCOMP_RET_ALLOW},
+		{native, x32Bit | unix.SYS_MKDIR, eperm},
+		{native, x32Bit | unix.SYS_CLONE3, eperm}, // below x32's execve
+		{native, x32Bit | x32ExecveNr, unix.SECCOMP_RET_ALLOW},
+		{native, x32Bit | (x32ExecveNr + 1), enosys},
+		{native, 0xfffffffe, enosys},
+		{native, 0xffffffff, eperm},
+		{unix.AUDIT_ARCH_I386, i386MkdiratNr, unix.SECCOMP_RET_ALLOW},
+		{unix.AUDIT_ARCH_I386, i386MkdirNr, eperm},
+		{unix.AUDIT_ARCH_I386, i386MkdiratNr + 1, enosys},
+		{unix.AUDIT_ARCH_I386, 0xffffffff, eperm},
+	} {
+		expect(t, f, c.arch, c.nr, nil, c.want)
+	}
+
+	native64 := compileOK(t, profile(specs.ActKillProcess))
+	expect(t, native64, native, unix.SYS_MKDIR, nil, unix.SECCOMP_RET_KILL_PROCESS)
+	expect(t, native64, native, unix.SYS_CLONE3, nil, enosys)
+	expect(t, native64, native, x32Bit|unix.SYS_READ, nil, unix.SECCOMP_RET_KILL_PROCESS) // x32 not listed
+
+	for def, want := range map[specs.LinuxSeccompAction]uint32{specs.ActAllow: unix.SECCOMP_RET_ALLOW,
+		specs.ActLog: unix.SECCOMP_RET_LOG, specs.ActTrace: unix.SECCOMP_RET_TRACE | uint32(unix.EPERM)} {
+		expect(t, compileOK(t, profile(def)), native, unix.SYS_CLONE3, nil, want)
+	}
+	// A profile that names no call i386 knows leaves i386 without ENOSYS.
+	only64 := compileOK(t, &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Architectures: []specs.Arch{specs.ArchX86},
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"newfstatat"}, Action: specs.ActAllow}}})
+	expect(t, only64, unix.AUDIT_ARCH_I386, 1000, nil, eperm)
+	expect(t, only64, native, 1000, nil, enosys)
+}
+
 // TestArchitectures: x86_64 always; i386 and x32 only when listed, else
 // their calls kill the process.
 func TestArchitectures(t *testing.T) {
@@ -199,6 +256,18 @@ func TestErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("want one line about %q, got %v", want, err)
 		}
+	}
+}
+
+// TestAvailable: the host's and the VM's kernels have seccomp filters;
+// /proc/self/status shows the field only if the kernel has seccomp.
+func TestAvailable(t *testing.T) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := Available(), strings.Contains(string(status), "\nSeccomp:"); got != want || !got {
+		t.Errorf("Available() = %v; Seccomp: in /proc/self/status: %v", got, want)
 	}
 }
 
@@ -285,9 +354,9 @@ func TestDockerLike(t *testing.T) {
 		{native, unix.SYS_SOCKET, []uint64{unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE}, unix.SECCOMP_RET_ALLOW},
 		{native, unix.SYS_REBOOT, nil, unix.SECCOMP_RET_KILL_PROCESS},
 		{native, unix.SYS_MKDIRAT, nil, unix.SECCOMP_RET_ALLOW},
-		{native, unix.SYS_SETXATTRAT + 100, nil, denied},         // newer than the tables
-		{unix.AUDIT_ARCH_I386, 102, nil, unix.SECCOMP_RET_ALLOW}, // socketcall
-		{unix.AUDIT_ARCH_I386, 21, nil, denied},                  // mount
+		{native, unix.SYS_SETXATTRAT + 100, nil, errno(unix.ENOSYS)}, // newer than the profile
+		{unix.AUDIT_ARCH_I386, 102, nil, unix.SECCOMP_RET_ALLOW},     // socketcall
+		{unix.AUDIT_ARCH_I386, 21, nil, denied},                      // mount
 		{native, x32Bit | unix.SYS_WRITE, nil, unix.SECCOMP_RET_ALLOW},
 		{native, x32Bit | unix.SYS_MOUNT, nil, denied},
 		{unix.AUDIT_ARCH_ARM, 1, nil, unix.SECCOMP_RET_KILL_PROCESS},
