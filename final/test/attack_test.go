@@ -32,7 +32,7 @@ import (
 // mode, and the test fails when the two disagree: set it to true when
 // skiff run gets its default profile, and the afterSeccomp rows of the
 // modes below become their expectations.
-const seccompByDefault = false
+const seccompByDefault = true
 
 // expected maps an attempt to its expected line: "BLOCKED EPERM" (the
 // verdict and the code), or the verdict alone when the code may vary.

@@ -133,3 +133,38 @@ func grepLine(t *testing.T, file, prefix string) string {
 	t.Fatalf("%s has no %s line", file, prefix)
 	return ""
 }
+
+// TestSeccompFlags: skiff run filters system calls by default (the kernel
+// says Seccomp: 2, and a nested user namespace is refused), not with
+// --security-opt seccomp=unconfined, and with the rules of a Docker-format
+// profile given as a file, which the container keeps.
+func TestSeccompFlags(t *testing.T) {
+	status := func(flags ...string) string {
+		args := append(append([]string{"run", "--rm", "--network", "none"}, flags...), "busybox", "sh", "-c",
+			"grep Seccomp: /proc/self/status | tr -d '\\t'; unshare -U true 2>/dev/null && echo userns; true")
+		return must(t, args...)
+	}
+	if out := status(); out != "Seccomp:2\n" {
+		t.Errorf("default: %q, want the filter on and no user namespace", out)
+	}
+	if out := status("--security-opt", "seccomp=unconfined"); out != "Seccomp:0\nuserns\n" {
+		t.Errorf("seccomp=unconfined: %q, want no filter", out)
+	}
+	profile := filepath.Join(t.TempDir(), "profile.json")
+	os.WriteFile(profile, []byte(`{"defaultAction": "SCMP_ACT_ALLOW",
+		"syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}`), 0o644)
+	detached(t, "profiled", "--security-opt", "seccomp="+profile, "busybox", "sleep", "100")
+	os.Remove(profile) // the container keeps the profile, not the path
+	for _, how := range [][]string{{"exec", "profiled"}, {"run", "--rm", "--network", "none", "--security-opt", "seccomp=unconfined", "busybox"}} {
+		r := skiff(t, append(how, "mkdir", "/made")...)
+		denied := strings.Contains(r.stderr, "Operation not permitted")
+		if want := how[0] == "exec"; denied != want {
+			t.Errorf("%v mkdir: status %d, %q", how, r.status, r.stderr)
+		}
+	}
+	for _, bad := range []string{"seccomp=/no/such/profile.json", "seccomp=", "seccomp"} {
+		if r := skiff(t, "run", "--rm", "--security-opt", bad, "busybox", "true"); r.status != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("--security-opt %s: status %d, %q", bad, r.status, r.stderr)
+		}
+	}
+}

@@ -241,7 +241,13 @@ func (m *v1) Freeze(frozen bool) error {
 	if err := writeFile(m.dir("freezer"), "freezer.state", state); err != nil {
 		return err
 	}
-	if err := waitFor(func() bool { return m.freezerState() == state }); err != nil {
+	// Thawed, the processes may die and the cgroup go at once (a kill of
+	// a paused container): then there is no state left to read.
+	done := func() bool {
+		now := m.freezerState()
+		return now == state || (!frozen && now != "FROZEN" && now != "FREEZING")
+	}
+	if err := waitFor(done); err != nil {
 		return fmt.Errorf("freeze %s: %w", m.dir("freezer"), err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"skiff/internal/caps"
+	"skiff/internal/seccomp"
 )
 
 // Security is what root in the container may do beyond skiff's defaults:
@@ -21,6 +23,30 @@ type Security struct {
 	// a writable /sys and /proc, and no seccomp filter: the host, in all
 	// but name.
 	Privileged bool `json:"privileged,omitempty"`
+	// Seccomp is the container's system call filter: "" for skiff's
+	// default profile (package seccomp), "unconfined" for none, or
+	// "profile" for Profile, read from --security-opt seccomp=FILE when
+	// the container was made.
+	Seccomp string              `json:"seccomp,omitempty"`
+	Profile *specs.LinuxSeccomp `json:"seccompProfile,omitempty"`
+}
+
+// Unconfined and CustomProfile are the values of Security.Seccomp but
+// the default.
+const (
+	Unconfined    = "unconfined"
+	CustomProfile = "profile"
+)
+
+// SeccompProfile is the filter the container runs under, nil for none.
+func (s Security) SeccompProfile(names []string) *specs.LinuxSeccomp {
+	switch {
+	case s.Privileged || s.Seccomp == Unconfined:
+		return nil
+	case s.Seccomp == CustomProfile:
+		return s.Profile
+	}
+	return seccomp.Default(names)
 }
 
 // Capabilities are the container's capabilities, by name.
@@ -68,6 +94,14 @@ func hostDevices() []specs.LinuxDevice {
 func (s Security) validate() error {
 	if _, err := s.Capabilities(); err != nil {
 		return fmt.Errorf("--cap-add/--cap-drop: %w", err)
+	}
+	switch {
+	case s.Seccomp != "" && s.Seccomp != Unconfined && s.Seccomp != CustomProfile:
+		return fmt.Errorf("seccomp %q: want the default, unconfined, or a profile", s.Seccomp)
+	case (s.Seccomp == CustomProfile) != (s.Profile != nil):
+		return errors.New("seccomp: a profile goes with --security-opt seccomp=FILE, and only with it")
+	case s.Seccomp != Unconfined && !s.Privileged && !seccomp.Available():
+		return errors.New("this kernel has no seccomp filters (CONFIG_SECCOMP_FILTER): run with --security-opt seccomp=unconfined, knowing that the container may then make every system call")
 	}
 	return nil
 }

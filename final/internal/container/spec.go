@@ -45,6 +45,7 @@ func (cfg *Config) Spec(dir, cgroupsPath string, joined map[specs.LinuxNamespace
 	if cfg.Init {
 		spec.Annotations = map[string]string{initproc.ReaperAnnotation: "true"}
 	}
+	spec.Linux.Seccomp = cfg.Security.SeccompProfile(names)
 	if cfg.Security.Privileged {
 		unconfine(spec)
 	}

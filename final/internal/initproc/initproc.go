@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -49,6 +50,11 @@ type Config struct {
 	// Exec: the container runs already, and this process, started in
 	// its namespaces and cgroup, is to become spec.process only (exec).
 	Exec bool `json:"exec,omitempty"`
+	// InProcess: the runtime that creates the container starts it too,
+	// and holds the sync socket until the exec (skiff run). If it dies
+	// before start, init gives up rather than wait for a start that
+	// will never come. skiff-runtime's create exits after create.
+	InProcess bool `json:"inProcess,omitempty"`
 }
 
 // Message is one line init writes to the runtime.
@@ -124,9 +130,14 @@ func run(sync *os.File) error {
 		return err
 	}
 	tell(sync, Message{Ready: true})
+	var started atomic.Bool
+	if cfg.InProcess {
+		go giveUpWithRuntime(in, &started)
+	}
 	if err := waitForStart(gate); err != nil {
 		return err
 	}
+	started.Store(true)
 	if err := runHooks("startContainer", cfg.Spec.Hooks, cfg.State); err != nil {
 		return err
 	}
@@ -146,6 +157,16 @@ func readConfig(in *bufio.Reader) (*Config, error) {
 		return nil, fmt.Errorf("read the container's config from the runtime: %w", err)
 	}
 	return &cfg, nil
+}
+
+// giveUpWithRuntime exits when the runtime closes the sync socket
+// before start: it died (killed at that very moment, say), and the
+// container would otherwise wait for ever, unowned. After start, init
+// closes the socket itself (--init's reaper) or execs.
+func giveUpWithRuntime(in *bufio.Reader, started *atomic.Bool) {
+	if _, err := in.ReadByte(); err != nil && !started.Load() {
+		os.Exit(exit.Runtime)
+	}
 }
 
 // waitForStart blocks until `start`: opening a FIFO for writing waits

@@ -22,7 +22,11 @@ func reap(path string, argv, env []string, sync *os.File) error {
 	if err := cmd.Start(); err != nil {
 		return &exit.ExecError{Name: argv[0], Err: err}
 	}
-	sync.Close() // the command runs: the runtime sees EOF, as after an exec
+	// The command runs: the runtime sees EOF, as after an exec. Shut the
+	// socket down, not only the descriptor: giveUpWithRuntime may still
+	// be reading it, and a read in progress would keep it open.
+	unix.Shutdown(int(sync.Fd()), unix.SHUT_RDWR)
+	sync.Close()
 	child := cmd.Process.Pid
 	go func() {
 		for sig := range signals {

@@ -82,7 +82,8 @@ func (r *Runtime) start(c *container.Container, stdio IO) (_ *Process, err error
 			p.network.Close()
 		}
 	}()
-	opts := oci.CreateOptions{Init: r.Init, CgroupParent: r.CgroupParent, Prepare: func(pid int) error { return r.attach(c, p, pid) }}
+	opts := oci.CreateOptions{Init: r.Init, CgroupParent: r.CgroupParent, InProcess: true,
+		Prepare: func(pid int) error { return r.attach(c, p, pid) }}
 	if !c.Config.Process.Terminal {
 		opts.Stdio = [3]*os.File{stdio.Stdin, stdio.Stdout, stdio.Stderr}
 	}

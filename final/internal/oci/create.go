@@ -36,6 +36,9 @@ type CreateOptions struct {
 	// CgroupParent holds the container's cgroup when the spec gives no
 	// linux.cgroupsPath.
 	CgroupParent string
+	// InProcess: this process starts the container too (Start on the
+	// Container that Create returns); if it dies first, init gives up.
+	InProcess bool
 }
 
 // Create sets a container up from its spec and leaves its init waiting
@@ -79,7 +82,7 @@ func (c *Container) create(opts CreateOptions) error {
 	if err := c.startInit(cg, opts); err != nil {
 		return err
 	}
-	if err := c.sendConfig(opts.NoPivot); err != nil {
+	if err := c.sendConfig(opts.NoPivot, opts.InProcess); err != nil {
 		return err
 	}
 	state := c.State()
@@ -139,9 +142,9 @@ func (c *Container) startInit(cg cgroups.Manager, opts CreateOptions) error {
 }
 
 // sendConfig tells init what to do, while its Go runtime starts.
-func (c *Container) sendConfig(noPivot bool) error {
+func (c *Container) sendConfig(noPivot, inProcess bool) error {
 	cfg := initproc.Config{Spec: c.Spec, Root: rootPath(c.Bundle, c.Spec), Bundle: c.Bundle,
-		Fifo: c.fifo(), State: c.State(), NoPivot: noPivot}
+		Fifo: c.fifo(), State: c.State(), NoPivot: noPivot, InProcess: inProcess}
 	cfg.State.Status = specs.StateCreated
 	line, err := json.Marshal(cfg)
 	if err != nil {
