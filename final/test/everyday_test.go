@@ -4,8 +4,12 @@ package test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestWaitPortTop: wait prints the exit code once the container stops;
@@ -62,5 +66,39 @@ func TestVersionAndInfo(t *testing.T) {
 	}
 	if strings.Contains(info, " Running: 0\n") {
 		t.Errorf("info counts no running container:\n%s", info)
+	}
+}
+
+// TestRunLimitsMountsDevices: --ulimit, --tmpfs, --env-file, --device
+// (the node, and the access its cgroup allows), --pid host, --ipc host.
+func TestRunLimitsMountsDevices(t *testing.T) {
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "env")
+	os.WriteFile(envFile, []byte("# a comment\nA=1\nB=two words\n\n"), 0o644)
+	node := filepath.Join(dir, "tun")
+	if err := unix.Mknod(node, unix.S_IFCHR|0o666, int(unix.Mkdev(10, 200))); err != nil {
+		t.Fatal(err)
+	}
+	out := must(t, "run", "--rm", "--network", "none", "--ulimit", "nofile=100:200", "--tmpfs", "/scratch",
+		"--env-file", envFile, "--device", node+":/dev/t:r", "busybox", "sh", "-c",
+		`ulimit -n; ulimit -Hn; grep " /scratch " /proc/self/mountinfo | cut -d" " -f5,6; echo "$A/$B"; `+
+			`cat /dev/t 2>&1 | grep -c "not permitted"; : 2>&1 > /dev/t | grep -c "not permitted"`)
+	want := "100\n200\n/scratch rw,nosuid,nodev,noexec,relatime\n1/two words\n0\n1\n"
+	if out != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+	if out := must(t, "run", "--rm", "--network", "none", "--pid", "host", "busybox", "sh", "-c", "test $$ != 1 && echo not-pid-1"); out != "not-pid-1\n" {
+		t.Errorf("--pid host: %q", out)
+	}
+	hostIPC, _ := os.Readlink("/proc/self/ns/ipc")
+	if out := must(t, "run", "--rm", "--network", "none", "--ipc", "host", "busybox", "readlink", "/proc/self/ns/ipc"); out != hostIPC+"\n" {
+		t.Errorf("--ipc host: %q, want %s", out, hostIPC)
+	}
+	for _, bad := range [][]string{{"--ulimit", "nofile"}, {"--ulimit", "bogus=1"}, {"--ulimit", "nofile=2:1"},
+		{"--device", "/dev/nonexistent"}, {"--device", "/etc/passwd"}, {"--device", node + ":/dev/t:rx"},
+		{"--env-file", "/no/such/file"}, {"--pid", "other"}} {
+		if r := skiff(t, append(append([]string{"run", "--rm"}, bad...), "busybox", "true")...); r.status != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: status %d, %q", bad, r.status, r.stderr)
+		}
 	}
 }

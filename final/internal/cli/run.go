@@ -55,14 +55,14 @@ func runCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind-mount `HOST:CTR[:ro]` (repeatable)"},
 			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish TCP port `HOST:CTR` (repeatable)"},
 			&cli.StringFlag{Name: "network", Value: "bridge", Usage: "bridge, none, host, container:NAME, or a network's name"},
-			&cli.StringFlag{Name: "ipc", Usage: "container:NAME to share that container's IPC namespace"},
-			&cli.StringFlag{Name: "pid", Usage: "container:NAME to share that container's PID namespace"},
+			&cli.StringFlag{Name: "ipc", Usage: "container:NAME to share that container's IPC namespace, host for the host's"},
+			&cli.StringFlag{Name: "pid", Usage: "container:NAME to share that container's PID namespace, host for the host's"},
 			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit, e.g. 64m or 1g"},
 			&cli.FloatFlag{Name: "cpus", Usage: "CPU limit in CPUs, e.g. 0.5"},
 			&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
 			&cli.BoolFlag{Name: "read-only", Usage: "mount the container's root read-only"},
 			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as PID 1 that forwards signals and reaps orphans"},
-		}, securityFlags()...),
+		}, append(securityFlags(), moreRunFlags()...)...),
 		Action: command(runAction),
 	}
 }
@@ -133,6 +133,13 @@ func (e *env) configOf(cmd *cli.Command, img resolved) (cfg container.Config, er
 		return cfg, err
 	}
 	if cfg.Security, err = securityFromFlags(cmd); err != nil {
+		return cfg, err
+	}
+	if cfg.Ulimits, err = ulimitsFromFlags(cmd); err != nil {
+		return cfg, err
+	}
+	cfg.Mounts = append(cfg.Mounts, tmpfsFromFlags(cmd)...)
+	if cfg.Devices, err = devicesFromFlags(cmd); err != nil {
 		return cfg, err
 	}
 	if cfg.Network, err = e.networkFromFlags(cmd); err != nil {
@@ -231,8 +238,12 @@ func processFromFlags(cmd *cli.Command, img image.Config, layers []string) (spec
 	if p.Terminal {
 		p.Env = mergeEnv(p.Env, []string{"TERM=xterm"})
 	}
+	fileEnv, err := envFiles(cmd)
+	if err != nil {
+		return p, err
+	}
 	var flagEnv []string
-	for _, kv := range cmd.StringSlice("env") {
+	for _, kv := range append(fileEnv, cmd.StringSlice("env")...) {
 		if !strings.Contains(kv, "=") { // KEY alone: the host's value, if it has one
 			value, ok := os.LookupEnv(kv)
 			if !ok {
@@ -256,7 +267,6 @@ func processFromFlags(cmd *cli.Command, img image.Config, layers []string) (spec
 	if user == "" {
 		return p, nil // root
 	}
-	var err error
 	p.User, err = parseUser(user, imageUserDB(layers))
 	return p, err
 }
@@ -428,12 +438,12 @@ func (e *env) networkFromFlags(cmd *cli.Command) (container.NetworkConfig, error
 
 // sharedWith reads "container:NAME" and returns that container's ID.
 func (e *env) sharedWith(kind, value string) (string, error) {
-	if value == "" {
-		return "", nil
+	if value == "" || value == container.HostNamespace {
+		return value, nil
 	}
 	name, ok := strings.CutPrefix(value, "container:")
 	if !ok || name == "" {
-		return "", fmt.Errorf("invalid --%s %q: want container:NAME", kind, value)
+		return "", fmt.Errorf("invalid --%s %q: want container:NAME or host", kind, value)
 	}
 	c, err := e.containers.Get(name)
 	if err != nil {

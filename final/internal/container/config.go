@@ -25,20 +25,33 @@ type Config struct {
 	Image  string   `json:"image"`  // image name, or the rootfs folder it was run from
 	Layers []string `json:"layers"` // read-only layers, lowest first
 
-	Process  specs.Process     `json:"process"`
-	Hostname string            `json:"hostname"`
-	Mounts   []specs.Mount     `json:"mounts,omitempty"` // volumes
-	ReadOnly bool              `json:"readOnly,omitempty"`
-	Security Security          `json:"security,omitzero"`
-	Init     bool              `json:"init,omitempty"` // a reaper as PID 1
-	Limits   cgroups.Resources `json:"limits"`
+	Process  specs.Process       `json:"process"`
+	Hostname string              `json:"hostname"`
+	Mounts   []specs.Mount       `json:"mounts,omitempty"` // volumes (bind) and --tmpfs
+	Ulimits  []specs.POSIXRlimit `json:"ulimits,omitempty"`
+	Devices  []Device            `json:"devices,omitempty"` // --device: host device nodes
+	ReadOnly bool                `json:"readOnly,omitempty"`
+	Security Security            `json:"security,omitzero"`
+	Init     bool                `json:"init,omitempty"` // a reaper as PID 1
+	Limits   cgroups.Resources   `json:"limits"`
 
 	Network NetworkConfig `json:"network"`
-	IPC     string        `json:"ipc,omitempty"` // "container:ID" to share its IPC namespace
-	PID     string        `json:"pid,omitempty"` // "container:ID" to share its PID namespace
+	IPC     string        `json:"ipc,omitempty"` // a container's ID to share its IPC namespace, or HostNamespace
+	PID     string        `json:"pid,omitempty"` // a container's ID to share its PID namespace, or HostNamespace
 
 	AutoRemove  bool `json:"autoRemove,omitempty"` // --rm
 	Interactive bool `json:"interactive,omitempty"`
+}
+
+// HostNamespace in Config.IPC or Config.PID is --ipc host, --pid host:
+// the host's namespace, none of the container's own.
+const HostNamespace = "host"
+
+// Device is a host device node given to the container (--device), with
+// the access its cgroup allows: some of "rwm".
+type Device struct {
+	specs.LinuxDevice
+	Access string `json:"access"`
 }
 
 // NetworkConfig is the container's network.

@@ -28,6 +28,7 @@ func (cfg *Config) Spec(dir, cgroupsPath string, joined map[specs.LinuxNamespace
 	names, _ := cfg.Security.Capabilities() // Validate checked them
 	process.Capabilities = caps.SetsOf(names)
 	process.NoNewPrivileges = cfg.Security.NoNewPrivileges
+	process.Rlimits = cfg.Ulimits
 	spec := &specs.Spec{
 		Version:  specs.Version,
 		Process:  &process,
@@ -46,6 +47,12 @@ func (cfg *Config) Spec(dir, cgroupsPath string, joined map[specs.LinuxNamespace
 		spec.Annotations = map[string]string{initproc.ReaperAnnotation: "true"}
 	}
 	spec.Linux.Seccomp = cfg.Security.SeccompProfile(names)
+	for _, d := range cfg.Devices {
+		major, minor := d.Major, d.Minor
+		spec.Linux.Devices = append(spec.Linux.Devices, d.LinuxDevice)
+		spec.Linux.Resources.Devices = append(spec.Linux.Resources.Devices,
+			specs.LinuxDeviceCgroup{Allow: true, Type: d.Type, Major: &major, Minor: &minor, Access: d.Access})
+	}
 	if cfg.Security.Privileged {
 		unconfine(spec)
 	}
@@ -105,7 +112,13 @@ func (cfg *Config) specMounts(dir string) []specs.Mount {
 // it shares, the path of the one it joins; with --network host it has
 // none of its own.
 func (cfg *Config) specNamespaces(joined map[specs.LinuxNamespaceType]string) []specs.LinuxNamespace {
-	kinds := []specs.LinuxNamespaceType{specs.MountNamespace, specs.UTSNamespace, specs.IPCNamespace, specs.PIDNamespace}
+	kinds := []specs.LinuxNamespaceType{specs.MountNamespace, specs.UTSNamespace}
+	if cfg.IPC != HostNamespace {
+		kinds = append(kinds, specs.IPCNamespace)
+	}
+	if cfg.PID != HostNamespace {
+		kinds = append(kinds, specs.PIDNamespace)
+	}
 	if cfg.Network.Mode != HostNetwork {
 		kinds = append(kinds, specs.NetworkNamespace)
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"skiff/internal/initproc"
 	"strings"
 	"sync"
 )
@@ -25,6 +26,7 @@ var (
 // builds the configuration; Store.Create calls it.
 func (cfg *Config) Validate() error {
 	checks := []func() error{cfg.validateNames, cfg.validateProcess, cfg.validateMounts, cfg.validateNetwork, cfg.Security.validate,
+		func() error { return initproc.CheckRlimits(cfg.Ulimits) },
 		func() error { return cfg.Limits.Validate(runtime.NumCPU()) }}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -63,6 +65,8 @@ func (cfg *Config) validateProcess() error {
 func (cfg *Config) validateMounts() error {
 	for _, m := range cfg.Mounts {
 		switch dst := m.Destination; {
+		case m.Type == "tmpfs" && filepath.IsAbs(dst) && dst != "/":
+			continue
 		case !filepath.IsAbs(dst) || !filepath.IsAbs(m.Source):
 			return fmt.Errorf("invalid volume %s:%s: want absolute paths", m.Source, dst)
 		case dst == "/":

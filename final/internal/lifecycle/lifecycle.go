@@ -258,7 +258,7 @@ func (r *Runtime) Spec(c *container.Container) (*specs.Spec, error) {
 	joined := map[specs.LinuxNamespaceType]string{}
 	for kind, id := range map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: c.Config.Network.Join,
 		specs.IPCNamespace: c.Config.IPC, specs.PIDNamespace: c.Config.PID} {
-		if id == "" {
+		if id == "" || id == container.HostNamespace {
 			continue
 		}
 		other, err := r.Store.Get(id)

@@ -189,21 +189,19 @@ func (c *Container) destroy() {
 	os.Remove(c.fifo())
 }
 
-// deviceRules are the cgroup's device rules: everything denied, then the
-// spec's rules, then the default devices and the spec's own devices,
-// which a container always gets.
+// deviceRules are the cgroup's device rules, in runc's order: everything
+// denied; the spec's rules; then mknod of any node, so that init can make
+// the spec's devices (opening one still needs a rule of the spec), and
+// the default devices, which a container always gets.
 func deviceRules(spec *specs.Spec) []specs.LinuxDeviceCgroup {
 	rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
 	if r := spec.Linux.Resources; r != nil {
 		rules = append(rules, r.Devices...)
 	}
-	for _, d := range append(rootfs.DefaultDevices, spec.Linux.Devices...) {
+	rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Access: "m"}, specs.LinuxDeviceCgroup{Allow: true, Type: "b", Access: "m"})
+	for _, d := range rootfs.DefaultDevices {
 		major, minor := d.Major, d.Minor
-		kind := map[string]string{"c": "c", "u": "c", "b": "b"}[d.Type]
-		if kind == "" {
-			continue // a FIFO needs no cgroup rule
-		}
-		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: kind, Major: &major, Minor: &minor, Access: "rwm"})
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: d.Type, Major: &major, Minor: &minor, Access: "rwm"})
 	}
-	return append(rules, cgroups.DefaultDevices[len(cgroups.DefaultDevices)-4:]...) // console, ptmx, pts
+	return append(rules, cgroups.DefaultDevices[len(cgroups.DefaultDevices)-4:]...) // tty, console, ptmx, pts
 }
