@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -98,6 +99,43 @@ func TestRunLimitsMountsDevices(t *testing.T) {
 		{"--device", "/dev/nonexistent"}, {"--device", "/etc/passwd"}, {"--device", node + ":/dev/t:rx"},
 		{"--env-file", "/no/such/file"}, {"--pid", "other"}} {
 		if r := skiff(t, append(append([]string{"run", "--rm"}, bad...), "busybox", "true")...); r.status != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: status %d, %q", bad, r.status, r.stderr)
+		}
+	}
+}
+
+// TestExecDetachAndUpdate: exec -d returns at once and the command runs
+// on; update changes the limits in the running container's cgroup, in
+// its configuration and in its spec.
+func TestExecDetachAndUpdate(t *testing.T) {
+	detached(t, "upd", "-m", "64m", "busybox", "sleep", "100")
+	must(t, "exec", "-d", "upd", "sh", "-c", "sleep 0.5; touch /done")
+	if r := skiff(t, "exec", "upd", "test", "-e", "/done"); r.status == 0 {
+		t.Error("exec -d waited for the command")
+	}
+	time.Sleep(time.Second)
+	must(t, "exec", "upd", "test", "-e", "/done")
+	if r := skiff(t, "exec", "-d", "-t", "upd", "true"); r.status != 125 {
+		t.Errorf("exec -d -t: status %d", r.status)
+	}
+
+	must(t, "update", "-m", "128m", "--pids-limit", "50", "upd")
+	memFile := "memory.max"
+	if !isCgroup2() {
+		memFile = "memory.limit_in_bytes"
+	}
+	for _, dir := range inspect(t, "upd").Cgroup {
+		for file, want := range map[string]string{memFile: "134217728", "pids.max": "50"} {
+			if data, err := os.ReadFile(filepath.Join(dir, file)); err == nil && strings.TrimSpace(string(data)) != want {
+				t.Errorf("%s/%s = %s, want %s", dir, file, data, want)
+			}
+		}
+	}
+	if got := must(t, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}", "upd"); got != "134217728 50\n" {
+		t.Errorf("inspect after update: %q", got)
+	}
+	for _, bad := range [][]string{{"update", "upd"}, {"update", "-m", "1k", "upd"}, {"update", "--cpus", "1000", "upd"}} {
+		if r := skiff(t, bad...); r.status != 125 {
 			t.Errorf("%v: status %d, %q", bad, r.status, r.stderr)
 		}
 	}

@@ -103,14 +103,27 @@ func (m *v1) Set(r *specs.LinuxResources) error {
 	}
 	var files [][3]string // controller, file, value
 	if mem := r.Memory; mem != nil {
+		limit := [3]string{"memory", "memory.limit_in_bytes", ""}
+		memsw := [3]string{"memory", "memory.memsw.limit_in_bytes", ""} // memory+swap; the kernel may not account swap
 		if mem.Limit != nil {
-			files = append(files, [3]string{"memory", "memory.limit_in_bytes", strconv.FormatInt(*mem.Limit, 10)})
+			limit[2] = strconv.FormatInt(*mem.Limit, 10)
+		}
+		if mem.Swap != nil {
+			memsw[2] = strconv.FormatInt(*mem.Swap, 10)
+		}
+		// memory+swap may never be below memory: raising both (update),
+		// memsw goes first.
+		order := [][3]string{limit, memsw}
+		if mem.Limit != nil && mem.Swap != nil && uint64(*mem.Limit) > readUint(m.dir("memory"), "memory.limit_in_bytes") {
+			order = [][3]string{memsw, limit}
+		}
+		for _, f := range order {
+			if f[2] != "" {
+				files = append(files, f)
+			}
 		}
 		if mem.Reservation != nil {
 			files = append(files, [3]string{"memory", "memory.soft_limit_in_bytes", strconv.FormatInt(*mem.Reservation, 10)})
-		}
-		if mem.Swap != nil { // memory+swap; the kernel may not account swap
-			files = append(files, [3]string{"memory", "memory.memsw.limit_in_bytes", strconv.FormatInt(*mem.Swap, 10)})
 		}
 		if mem.Swappiness != nil {
 			files = append(files, [3]string{"memory", "memory.swappiness", strconv.FormatUint(*mem.Swappiness, 10)})

@@ -61,7 +61,7 @@ func App() *cli.Command {
 		Commands: []*cli.Command{
 			runCommand(), execCommand(),
 			psCommand(), logsCommand(), stopCommand(), killCommand(), pauseCommand(), unpauseCommand(), waitCommand(),
-			portCommand(), topCommand(), rmCommand(), inspectCommand(), statsCommand(),
+			portCommand(), topCommand(), updateCommand(), rmCommand(), inspectCommand(), statsCommand(),
 			importCommand(), pullCommand(), imagesCommand(), rmiCommand(), commitCommand(),
 			networkCommand(), systemCommand(), versionCommand(), infoCommand(),
 			monitorCommand(), referenceCommand(),

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,6 +33,7 @@ func execCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `KEY=VALUE` in the environment"},
 			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "the command's working `DIR` inside"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `UID[:GID]`"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "start the command and return, its output discarded"},
 		},
 		Action: command(execAction),
 	}
@@ -54,6 +56,15 @@ func execAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	}
 	p, err := e.execProcess(cmd, c)
 	if err != nil {
+		return err
+	}
+	if cmd.Bool("detach") {
+		if p.Terminal || cmd.Bool("interactive") {
+			return errors.New("exec -d with -i or -t: a detached command has no terminal or stdin (skiff has no attach)")
+		}
+		// Its output goes nowhere; when this process exits, the command
+		// becomes a child of the container's PID 1, as in Docker.
+		_, err := e.runtime.Exec(c, p, lifecycle.IO{})
 		return err
 	}
 	stdio := lifecycle.IO{Stdout: os.Stdout, Stderr: os.Stderr}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -478,4 +479,41 @@ func humanSize(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.1f %s", f, units[i])
+}
+
+func updateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "update",
+		Usage:     "change containers' limits, at once if they run",
+		ArgsUsage: "NAME...",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit, e.g. 64m (0: none)"},
+			&cli.FloatFlag{Name: "cpus", Usage: "CPU limit in CPUs, e.g. 0.5 (0: none)"},
+			&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once (0: none)"},
+		},
+		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			if !cmd.IsSet("memory") && !cmd.IsSet("cpus") && !cmd.IsSet("pids-limit") {
+				return errors.New("update: give at least one of --memory, --cpus, --pids-limit")
+			}
+			asked, err := limitsFromFlags(cmd)
+			if err != nil {
+				return err
+			}
+			return eachNamed(cmd, e, func(c *container.Container) error {
+				limits := c.Config.Limits
+				if cmd.IsSet("memory") {
+					limits.Memory = asked.Memory
+				}
+				if cmd.IsSet("cpus") {
+					limits.CPUs = asked.CPUs
+				}
+				if cmd.IsSet("pids-limit") {
+					limits.Pids = asked.Pids
+				}
+				// No claim: a running container's monitor owns it, and writes
+				// only its state.json; container.json is written atomically.
+				return e.runtime.Update(c, limits)
+			})
+		}),
+	}
 }

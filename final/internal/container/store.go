@@ -225,6 +225,11 @@ func (c *Container) SaveState() error {
 	return safefile.WriteJSON(c.Path("state.json"), c.State, 0o600)
 }
 
+// SaveConfig records a change of the configuration (skiff update).
+func (c *Container) SaveConfig() error {
+	return safefile.WriteJSON(c.Path("container.json"), c.Config, 0o600)
+}
+
 // Remove deletes the container's folder. It is renamed out of the way
 // first, so no one ever finds it half-deleted; the caller should own the
 // container (Claim), whose lock moves with the folder until it is gone.
