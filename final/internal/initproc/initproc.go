@@ -49,6 +49,9 @@ type Config struct {
 	// Exec: the container runs already, and this process, started in
 	// its namespaces and cgroup, is to become spec.process only (exec).
 	Exec bool `json:"exec,omitempty"`
+	// Held: in a user namespace, the host's files init needs, which the
+	// runtime opened for it (userns.go).
+	Held *Held `json:"held,omitempty"`
 }
 
 // Message is one line init writes to the runtime.
@@ -108,10 +111,9 @@ func run(sync *os.File) error {
 	if b, err := in.ReadByte(); err != nil || b != 1 {
 		return errors.New("the runtime did not finish setting up the container")
 	}
-	// The FIFO's path is the host's: hold it before pivot_root.
-	gate, err := unix.Open(cfg.Fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	gate, err := openGate(cfg)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", cfg.Fifo, err)
+		return err
 	}
 	if err := setUpRoot(cfg); err != nil {
 		return err
@@ -146,6 +148,19 @@ func readConfig(in *bufio.Reader) (*Config, error) {
 		return nil, fmt.Errorf("read the container's config from the runtime: %w", err)
 	}
 	return &cfg, nil
+}
+
+// openGate holds the start FIFO, whose path is the host's, before
+// pivot_root.
+func openGate(cfg *Config) (int, error) {
+	if cfg.Held != nil {
+		return cfg.Held.Fifo, nil
+	}
+	gate, err := unix.Open(cfg.Fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", cfg.Fifo, err)
+	}
+	return gate, nil
 }
 
 // waitForStart blocks until `start`: opening a FIFO for writing waits
