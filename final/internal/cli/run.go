@@ -60,7 +60,7 @@ func runCommand() *cli.Command {
 			&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
 			&cli.BoolFlag{Name: "read-only", Usage: "mount the container's root read-only"},
 			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as PID 1 that forwards signals and reaps orphans"},
-		}, securityFlags()...),
+		}, append(securityFlags(), usernsFlag())...),
 		Action: command(runAction),
 	}
 }
@@ -131,6 +131,9 @@ func (e *env) configOf(cmd *cli.Command, img resolved) (cfg container.Config, er
 		return cfg, err
 	}
 	if cfg.Security, err = securityFromFlags(cmd); err != nil {
+		return cfg, err
+	}
+	if cfg.UserNS, err = userNSFromFlags(cmd); err != nil {
 		return cfg, err
 	}
 	if cfg.Network, err = e.networkFromFlags(cmd); err != nil {

@@ -30,6 +30,7 @@ type Config struct {
 	Mounts   []specs.Mount     `json:"mounts,omitempty"` // volumes
 	ReadOnly bool              `json:"readOnly,omitempty"`
 	Security Security          `json:"security,omitzero"`
+	UserNS   *UserNamespace    `json:"userns,omitempty"`
 	Init     bool              `json:"init,omitempty"` // a reaper as PID 1
 	Limits   cgroups.Resources `json:"limits"`
 

@@ -25,6 +25,7 @@ var (
 // builds the configuration; Store.Create calls it.
 func (cfg *Config) Validate() error {
 	checks := []func() error{cfg.validateNames, cfg.validateProcess, cfg.validateMounts, cfg.validateNetwork, cfg.Security.validate,
+		cfg.validateUserNamespace,
 		func() error { return cfg.Limits.Validate(runtime.NumCPU()) }}
 	for _, check := range checks {
 		if err := check(); err != nil {

@@ -24,9 +24,12 @@ import (
 //     the host's mount namespace cannot be bind-mounted from another;
 //   - the root folder as init's working folder, which the runtime sets on
 //     the thread that forks it: init clones it with the mounts below and
-//     attaches the clone on top, its bind mount onto itself without a path.
+//     attaches the clone on top, its bind mount onto itself without a path;
+//   - or, for skiff's overlay at "/", the overlay, mounted by the runtime
+//     (rootfs.DetachedOverlay), which init attaches there.
 type Held struct {
 	Fifo int `json:"fifo"`
+	Root int `json:"root"` // the detached root mount, or -1
 	// Sources are, for each of the spec's mounts, the detached copy of a
 	// bind mount's source, or -1.
 	Sources []int `json:"sources"`
@@ -36,18 +39,20 @@ type Held struct {
 func fdPath(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
 
 // mountRoot is rootfs.MountRoot in a user namespace: the root folder,
-// the working folder, is cloned (open_tree(2)) and the clone attached on
-// top of it (move_mount(2)); root is then named by the clone's
-// descriptor.
+// the working folder, is cloned (open_tree(2)), or the runtime mounted
+// the root, and that is attached on top of it (move_mount(2)); root is
+// then named by its descriptor.
 func (h *Held) mountRoot(_ string, mounts []specs.Mount) (string, []specs.Mount, error) {
 	if len(mounts) != len(h.Sources) {
 		return "", nil, errors.New("the runtime held the sources of other mounts")
 	}
-	if len(mounts) > 0 && mounts[0].Destination == "/" {
-		return "", nil, errors.New("a mount at / in a user namespace: not supported")
-	}
-	tree, err := unix.OpenTree(unix.AT_FDCWD, ".", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
-	if err != nil {
+	tree, err := h.Root, error(nil)
+	if tree >= 0 {
+		if len(mounts) == 0 || mounts[0].Destination != "/" {
+			return "", nil, errors.New("the runtime mounted a root the spec does not have")
+		}
+		mounts, h.Sources = mounts[1:], h.Sources[1:]
+	} else if tree, err = unix.OpenTree(unix.AT_FDCWD, ".", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE); err != nil {
 		return "", nil, fmt.Errorf("open_tree the root: %w", err)
 	}
 	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, ".", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
@@ -66,14 +71,19 @@ func (h *Held) mount(root, bundle string, i int, m specs.Mount) error {
 
 // Hold is the runtime's side: it opens the start FIFO and copies the bind
 // mounts' sources, to pass to init as extra files in this order, the
-// first as descriptor number first.
-func Hold(fifo, bundle string, mounts []specs.Mount, first int) (*Held, []*os.File, error) {
+// first as descriptor number first; root, if not nil, is the root the
+// runtime mounted, passed along too.
+func Hold(fifo string, root *os.File, bundle string, mounts []specs.Mount, first int) (*Held, []*os.File, error) {
 	gate, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, err
 	}
 	files := []*os.File{gate}
-	h := &Held{Fifo: first}
+	h := &Held{Fifo: first, Root: -1}
+	if root != nil {
+		h.Root = first + len(files)
+		files = append(files, root)
+	}
 	for _, m := range mounts {
 		fd := -1
 		if err == nil && rootfs.IsBind(m) {

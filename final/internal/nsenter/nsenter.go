@@ -67,10 +67,25 @@ func Start(cmd *exec.Cmd, join []Namespace, steps ...Step) error {
 	if len(join) == 0 && len(prepare) == 0 {
 		return cmd.Start()
 	}
+	return OnThread(func() error { return startOnThisThread(cmd, join, prepare) })
+}
+
+// OnThread runs f on an OS thread of its own, which f may change (its
+// namespaces, its working folder) and which Go discards afterwards: the
+// goroutine stays locked to it and ends. Not on the process's main
+// thread, which Go cannot discard, and which would keep the changes (and
+// show them in /proc/self): a goroutine that finds itself there keeps it
+// busy while another runs f.
+func OnThread(f func() error) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // and never unlock: this thread is tainted
-		done <- startOnThisThread(cmd, join, prepare)
+		if unix.Gettid() == unix.Getpid() {
+			done <- OnThread(f)
+			runtime.UnlockOSThread() // untouched
+			return
+		}
+		done <- f()
 	}()
 	return <-done
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -315,4 +316,51 @@ func readReport(pipe int, child int) (int, error) {
 		return 0, failed
 	}
 	return pid, nil
+}
+
+// NewUserNamespace makes a user namespace with these maps and returns a
+// descriptor that holds it: what mount_setattr(2) takes to make an
+// idmapped mount, before the container's own user namespace exists. A
+// child forked by hand into a new user namespace pauses while its maps
+// are written and the namespace is opened, and is then killed.
+func NewUserNamespace(uids, gids []syscall.SysProcIDMap) (*os.File, error) {
+	args := &cloneArgs{flags: unix.CLONE_NEWUSER, exitSignal: uint64(unix.SIGCHLD)}
+	pid, errno := forkPause(args)
+	if errno != 0 {
+		return nil, fmt.Errorf("clone3 CLONE_NEWUSER: %w", errno)
+	}
+	defer func() {
+		unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+	}()
+	for file, maps := range map[string][]syscall.SysProcIDMap{"uid_map": uids, "gid_map": gids} {
+		var text strings.Builder
+		for _, m := range maps {
+			fmt.Fprintf(&text, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		path := fmt.Sprintf("/proc/%d/%s", pid, file)
+		if err := os.WriteFile(path, []byte(text.String()), 0); err != nil {
+			return nil, fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return os.Open(fmt.Sprintf("/proc/%d/ns/user", pid))
+}
+
+// forkPause forks a child that only waits to be killed.
+//
+//go:norace
+//go:nocheckptr
+//go:noinline
+func forkPause(args *cloneArgs) (int, unix.Errno) {
+	beforeFork()
+	pid, _, errno := unix.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(args)), unsafe.Sizeof(*args), 0)
+	if errno != 0 || pid != 0 {
+		afterFork()
+		return int(pid), errno
+	}
+	afterForkInChild()
+	for {
+		unix.RawSyscall(unix.SYS_PAUSE, 0, 0, 0)
+	}
 }

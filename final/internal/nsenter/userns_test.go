@@ -80,3 +80,19 @@ func TestStartInUserNamespaceReportsFailure(t *testing.T) {
 		t.Fatalf("got %v, want an execve error", err)
 	}
 }
+
+func TestNewUserNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	f, err := NewUserNamespace([]syscall.SysProcIDMap{{ContainerID: 0, HostID: 200000, Size: 1000}},
+		[]syscall.SysProcIDMap{{ContainerID: 0, HostID: 300000, Size: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := runIn(t, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), 0, "cat /proc/self/uid_map /proc/self/gid_map")
+	if got := strings.Join(strings.Fields(out), " "); got != "0 200000 1000 0 300000 1000" {
+		t.Fatalf("maps %q, want 0 200000 1000 and 0 300000 1000", out)
+	}
+}

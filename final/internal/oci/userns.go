@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -14,6 +14,7 @@ import (
 
 	"skiff/internal/initproc"
 	"skiff/internal/nsenter"
+	"skiff/internal/rootfs"
 )
 
 // A user namespace maps the container's user and group IDs onto a range
@@ -72,15 +73,24 @@ func (c *Container) holdFiles(cmd *exec.Cmd) (step nsenter.Step, done func(), er
 		sys.GidMappingsEnableSetgroups = true // the container's root may set its groups
 		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	held, files, err := initproc.Hold(c.fifo(), c.Bundle, c.Spec.Mounts, 3+len(cmd.ExtraFiles))
+	var mounted *os.File
+	if m := c.Spec.Mounts; len(m) > 0 && m[0].Destination == "/" {
+		if mounted, err = rootMount(m[0]); err != nil {
+			return nil, nil, err
+		}
+	}
+	held, files, err := initproc.Hold(c.fifo(), mounted, c.Bundle, c.Spec.Mounts, 3+len(cmd.ExtraFiles))
 	if err != nil {
+		if mounted != nil {
+			mounted.Close()
+		}
 		return nil, nil, err
 	}
 	c.held, cmd.ExtraFiles = held, append(cmd.ExtraFiles, files...)
-	root := rootPath(c.Bundle, c.Spec)
+	dir := rootPath(c.Bundle, c.Spec)
 	step = func() (func(), error) {
-		if err := unix.Chdir(root); err != nil {
-			return nil, fmt.Errorf("chdir %s: %w", root, err)
+		if err := unix.Chdir(dir); err != nil {
+			return nil, fmt.Errorf("chdir %s: %w", dir, err)
 		}
 		return nil, nil
 	}
@@ -89,6 +99,34 @@ func (c *Container) holdFiles(cmd *exec.Cmd) (step nsenter.Step, done func(), er
 			f.Close()
 		}
 	}, nil
+}
+
+// rootMount mounts skiff's overlay at "/" for a container in a user
+// namespace (see rootfs.DetachedOverlay): its layers idmapped when the
+// mount has maps of its own (uidMappings and gidMappings, the spec's
+// idmapped mounts), or as they are, when they belong to the mapped IDs
+// already (a copy made for the container).
+func rootMount(m specs.Mount) (*os.File, error) {
+	var userns *os.File
+	if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
+		var err error
+		if userns, err = nsenter.NewUserNamespace(idMaps(m.UIDMappings), idMaps(m.GIDMappings)); err != nil {
+			return nil, err
+		}
+		defer userns.Close()
+	}
+	return rootfs.DetachedOverlay(m, userns)
+}
+
+// CanIDMap tells whether the filesystem of dir takes mounts idmapped
+// with these maps, as rootMount makes of an overlay's layers.
+func CanIDMap(dir string, uids, gids []specs.LinuxIDMapping) bool {
+	userns, err := nsenter.NewUserNamespace(idMaps(uids), idMaps(gids))
+	if err != nil {
+		return false
+	}
+	defer userns.Close()
+	return rootfs.CanIDMap(dir, userns)
 }
 
 // idMaps converts the spec's mappings to Go's, for os/exec to write.
