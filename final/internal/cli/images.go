@@ -181,7 +181,7 @@ func commitCommand() *cli.Command {
 					return err
 				}
 			}
-			img, err := e.images.Commit(c.Path("upper"), base, config, cmd.Args().Get(1), container.InitLayerFiles)
+			img, err := e.images.Commit(c.Path("upper"), base, config, cmd.Args().Get(1), container.InitLayerFiles, owners(c.Config.UserNS))
 			if err != nil {
 				return err
 			}
@@ -190,6 +190,15 @@ func commitCommand() *cli.Command {
 			return err
 		}),
 	}
+}
+
+// owners maps the owners of a container's files back to its own IDs: in
+// a user namespace, its upper folder holds the host's.
+func owners(u *container.UserNamespace) image.Owners {
+	if u == nil {
+		return image.Owners{}
+	}
+	return image.Owners{UID: u.UID, GID: u.GID, Size: u.Size}
 }
 
 // committedConfig is the config docker commit gives the new image: the

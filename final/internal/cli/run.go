@@ -62,7 +62,7 @@ func runCommand() *cli.Command {
 			&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
 			&cli.BoolFlag{Name: "read-only", Usage: "mount the container's root read-only"},
 			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as PID 1 that forwards signals and reaps orphans"},
-		}, append(securityFlags(), moreRunFlags()...)...),
+		}, append(append(securityFlags(), moreRunFlags()...), usernsFlag())...),
 		Action: command(runAction),
 	}
 }
@@ -140,6 +140,9 @@ func (e *env) configOf(cmd *cli.Command, img resolved) (cfg container.Config, er
 	}
 	cfg.Mounts = append(cfg.Mounts, tmpfsFromFlags(cmd)...)
 	if cfg.Devices, err = devicesFromFlags(cmd); err != nil {
+		return cfg, err
+	}
+	if cfg.UserNS, err = userNSFromFlags(cmd); err != nil {
 		return cfg, err
 	}
 	if cfg.Network, err = e.networkFromFlags(cmd); err != nil {

@@ -32,6 +32,7 @@ type Config struct {
 	Devices  []Device            `json:"devices,omitempty"` // --device: host device nodes
 	ReadOnly bool                `json:"readOnly,omitempty"`
 	Security Security            `json:"security,omitzero"`
+	UserNS   *UserNamespace      `json:"userns,omitempty"`
 	Init     bool                `json:"init,omitempty"` // a reaper as PID 1
 	Limits   cgroups.Resources   `json:"limits"`
 

@@ -43,6 +43,7 @@ func (cfg *Config) Spec(dir, cgroupsPath string, joined map[specs.LinuxNamespace
 			ReadonlyPaths: ReadOnlyPaths,
 		},
 	}
+	cfg.applyUserNamespace(spec, joined[specs.UserNamespace])
 	if cfg.Init {
 		spec.Annotations = map[string]string{initproc.ReaperAnnotation: "true"}
 	}
@@ -89,11 +90,9 @@ var ReadOnlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", 
 // nosuid: an image's setuid programs (su, ping) must work. The /dev on
 // top is a mount of its own, whose nodes work.
 func (cfg *Config) specMounts(dir string) []specs.Mount {
-	lower := slices.Clone(cfg.Layers)
-	slices.Reverse(lower) // overlayfs wants the topmost first
 	mounts := []specs.Mount{
 		{Destination: "/", Type: "overlay", Source: "overlay", Options: []string{"nodev",
-			"lowerdir=" + strings.Join(lower, ":"), "upperdir=" + filepath.Join(dir, "upper"), "workdir=" + filepath.Join(dir, "work")}},
+			LowerDir(cfg.Layers), "upperdir=" + filepath.Join(dir, "upper"), "workdir=" + filepath.Join(dir, "work")}},
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "noexec", "mode=755", "size=65536k"}},
@@ -106,6 +105,13 @@ func (cfg *Config) specMounts(dir string) []specs.Mount {
 		mounts = append(mounts, specs.Mount{Destination: name, Type: "bind", Source: filepath.Join(dir, filepath.Base(name)), Options: []string{"rbind"}})
 	}
 	return mounts
+}
+
+// LowerDir is overlayfs's lowerdir option for layers, lowest first.
+func LowerDir(layers []string) string {
+	lower := slices.Clone(layers)
+	slices.Reverse(lower) // overlayfs wants the topmost first
+	return "lowerdir=" + strings.Join(lower, ":")
 }
 
 // specNamespaces are the container's namespaces: new ones, or, for those
@@ -133,6 +139,6 @@ func (cfg *Config) specNamespaces(joined map[specs.LinuxNamespaceType]string) []
 // first process, pid, runs: what Spec's joined map holds.
 func JoinPath(pid int, kind specs.LinuxNamespaceType) string {
 	names := map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: "net", specs.IPCNamespace: "ipc",
-		specs.PIDNamespace: "pid", specs.MountNamespace: "mnt", specs.UTSNamespace: "uts"}
+		specs.PIDNamespace: "pid", specs.MountNamespace: "mnt", specs.UTSNamespace: "uts", specs.UserNamespace: "user"}
 	return fmt.Sprintf("/proc/%d/ns/%s", pid, names[kind])
 }

@@ -26,7 +26,7 @@ func (s *Store) ImportDir(dir, name string) (*Image, error) {
 	if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("import %s: not a folder", dir)
 	}
-	id, err := s.addLayerFromDir(real, nil)
+	id, err := s.addLayerFromDir(real, nil, Owners{})
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", dir, err)
 	}
@@ -57,12 +57,12 @@ func (s *Store) ImportTar(r io.Reader, name string) (*Image, error) {
 // docker commit keeps it). exclude lists container paths to leave out,
 // such as /etc/hosts, which the runtime writes for each container. base
 // may be nil for an image of upperDir alone.
-func (s *Store) Commit(upperDir string, base *Image, config Config, name string, exclude []string) (*Image, error) {
+func (s *Store) Commit(upperDir string, base *Image, config Config, name string, exclude []string, owners Owners) (*Image, error) {
 	name, err := NormalizeName(name)
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.addLayerFromDir(upperDir, exclude)
+	id, err := s.addLayerFromDir(upperDir, exclude, owners)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", upperDir, err)
 	}

@@ -46,7 +46,7 @@ func (s *Store) unpackLayer(r io.Reader, wantID, tmp string, lock *os.File) (str
 	}
 	hash := sha256.New()
 	tee := io.TeeReader(r, hash)
-	if err := untar(tee, tmp); err != nil {
+	if err := untar(tee, tmp, Owners{}); err != nil {
 		return "", fmt.Errorf("unpack %s: %w", what, err)
 	}
 	// What follows the tar's end (padding) is part of the digest too.
@@ -125,15 +125,16 @@ func (s *Store) AddLayer(r io.Reader, id string) error {
 	return err
 }
 
-// addLayerFromDir writes dir (less the paths in exclude) as a layer tar
-// and unpacks that into the store. The layer's id is the sha256 of that
+// addLayerFromDir writes dir (less the paths in exclude, its owners mapped
+// to the container's by owners) as a layer tar and unpacks that into the
+// store. The layer's id is the sha256 of that
 // tar, as for layers that come as tars: a stable hash of its content, so
 // the same folder gives the same layer.
-func (s *Store) addLayerFromDir(dir string, exclude []string) (string, error) {
+func (s *Store) addLayerFromDir(dir string, exclude []string, owners Owners) (string, error) {
 	pr, pw := io.Pipe()
 	written := make(chan error, 1)
 	go func() {
-		err := writeTar(pw, dir, exclude)
+		err := writeTar(pw, dir, exclude, owners)
 		if err != nil {
 			err = fmt.Errorf("archive %s: %w", dir, err)
 		}

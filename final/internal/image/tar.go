@@ -26,7 +26,7 @@ import (
 // our reading of the folder's entry and of its files. So each file is
 // looked up in its folder's open descriptor, never by a path from dir, and
 // a folder is opened with O_NOFOLLOW: nothing outside dir is read.
-func writeTar(w io.Writer, dir string, exclude []string) error {
+func writeTar(w io.Writer, dir string, exclude []string, owners Owners) error {
 	skip := map[string]bool{}
 	for _, p := range exclude {
 		skip[strings.TrimPrefix(path.Clean("/"+p), "/")] = true
@@ -40,7 +40,7 @@ func writeTar(w io.Writer, dir string, exclude []string) error {
 	if err := unix.Fstat(int(root.Fd()), &st); err != nil {
 		return err
 	}
-	tw := &tarWriter{tw: tar.NewWriter(w), dev: st.Dev, links: map[uint64]string{}, skip: skip}
+	tw := &tarWriter{tw: tar.NewWriter(w), dev: st.Dev, links: map[uint64]string{}, skip: skip, owners: owners}
 	if err := tw.addDir(root, dir, "."); err != nil {
 		return err
 	}
@@ -48,10 +48,11 @@ func writeTar(w io.Writer, dir string, exclude []string) error {
 }
 
 type tarWriter struct {
-	tw    *tar.Writer
-	dev   uint64            // the folder's filesystem: others mounted in it are left out
-	links map[uint64]string // inode -> the first name written for it, to write hard links
-	skip  map[string]bool   // the paths to leave out
+	tw     *tar.Writer
+	dev    uint64            // the folder's filesystem: others mounted in it are left out
+	links  map[uint64]string // inode -> the first name written for it, to write hard links
+	skip   map[string]bool   // the paths to leave out
+	owners Owners            // the host's owners to write as the container's
 }
 
 // addDir writes the entries of the folder dir (open; named file, rel in
@@ -92,10 +93,9 @@ func (t *tarWriter) add(dir *os.File, dirFile, name, rel string) error {
 	hdr := &tar.Header{
 		Name:    rel,
 		Mode:    int64(st.Mode & 0o7777),
-		Uid:     int(st.Uid),
-		Gid:     int(st.Gid),
 		ModTime: time.Unix(st.Mtim.Sec, 0), // whole seconds: all a plain tar header holds
 	}
+	hdr.Uid, hdr.Gid = t.owners.toContainer(int(st.Uid), int(st.Gid))
 	opaque := false
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:

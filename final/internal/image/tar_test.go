@@ -41,7 +41,7 @@ func TestWriteTarRace(t *testing.T) {
 	deadline := time.Now().Add(500 * time.Millisecond)
 	for n := 0; time.Now().Before(deadline); n++ {
 		var buf bytes.Buffer
-		if err := writeTar(&buf, upper, nil); err != nil {
+		if err := writeTar(&buf, upper, nil, Owners{}); err != nil {
 			continue // a file that went away meanwhile: fine
 		}
 		tr := tar.NewReader(&buf)

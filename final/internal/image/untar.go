@@ -37,7 +37,8 @@ const (
 
 // untar unpacks the layer tar r into the folder root, turning OCI
 // whiteouts into overlayfs ones: a 0/0 character device for a deleted
-// file, the xattr trusted.overlay.opaque=y on an opaque folder.
+// file, the xattr trusted.overlay.opaque=y on an opaque folder. Owners
+// are mapped to the host's by owners.
 //
 // The tar is hostile: nothing it holds may change anything outside root.
 // Entries are created by path, and every folder on a path is checked not
@@ -45,7 +46,7 @@ const (
 // nothing else writes into root while it is unpacked: it is a fresh folder
 // that only this unpack and PruneLayers (which the unpack's lock keeps
 // out) know of.
-func untar(r io.Reader, root string) error {
+func untar(r io.Reader, root string, owners Owners) error {
 	if err := os.Chmod(root, 0o755); err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func untar(r io.Reader, root string) error {
 				return entryError(hdr.Name, fmt.Errorf("sparse files of %d bytes in all: more than the %d allowed", sparse, maxSparseSize))
 			}
 		}
-		rel, err := unpackEntry(root, hdr, tr)
+		rel, err := unpackEntry(root, hdr, tr, owners)
 		if err != nil {
 			return entryError(hdr.Name, err)
 		}
@@ -93,7 +94,7 @@ type dirTime struct {
 
 // unpackEntry unpacks the entry hdr, whose content r holds, and returns
 // its path relative to root.
-func unpackEntry(root string, hdr *tar.Header, r io.Reader) (string, error) {
+func unpackEntry(root string, hdr *tar.Header, r io.Reader, owners Owners) (string, error) {
 	rel, err := cleanPath(hdr.Name)
 	if err != nil {
 		return "", err
@@ -101,6 +102,7 @@ func unpackEntry(root string, hdr *tar.Header, r io.Reader) (string, error) {
 	if err := checkHeader(hdr); err != nil {
 		return "", err
 	}
+	hdr.Uid, hdr.Gid = owners.toHost(hdr.Uid, hdr.Gid)
 	dir, base := path.Split(rel)
 	if strings.HasPrefix(base, whiteoutPrefix) {
 		return rel, unpackWhiteout(root, dir, base)

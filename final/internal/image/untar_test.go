@@ -422,7 +422,7 @@ func untarInScratch(t *testing.T, data []byte) (string, error) {
 	scratch := newScratch(t)
 	layer := filepath.Join(scratch, "layers", ".unpack-test")
 	before := snapshot(t, scratch, layer)
-	err := untar(bytes.NewReader(data), layer)
+	err := untar(bytes.NewReader(data), layer, Owners{})
 	after := snapshot(t, scratch, layer)
 	if !maps.Equal(before, after) {
 		all := maps.Clone(before)

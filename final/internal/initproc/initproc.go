@@ -55,6 +55,9 @@ type Config struct {
 	// before start, init gives up rather than wait for a start that
 	// will never come. skiff-runtime's create exits after create.
 	InProcess bool `json:"inProcess,omitempty"`
+	// Held: in a user namespace, the host's files init needs, which the
+	// runtime opened for it (userns.go).
+	Held *Held `json:"held,omitempty"`
 }
 
 // Message is one line init writes to the runtime.
@@ -114,10 +117,9 @@ func run(sync *os.File) error {
 	if b, err := in.ReadByte(); err != nil || b != 1 {
 		return errors.New("the runtime did not finish setting up the container")
 	}
-	// The FIFO's path is the host's: hold it before pivot_root.
-	gate, err := unix.Open(cfg.Fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	gate, err := openGate(cfg)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", cfg.Fifo, err)
+		return err
 	}
 	if err := setUpRoot(cfg); err != nil {
 		return err
@@ -167,6 +169,19 @@ func giveUpWithRuntime(in *bufio.Reader, started *atomic.Bool) {
 	if _, err := in.ReadByte(); err != nil && !started.Load() {
 		os.Exit(exit.Runtime)
 	}
+}
+
+// openGate holds the start FIFO, whose path is the host's, before
+// pivot_root.
+func openGate(cfg *Config) (int, error) {
+	if cfg.Held != nil {
+		return cfg.Held.Fifo, nil
+	}
+	gate, err := unix.Open(cfg.Fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", cfg.Fifo, err)
+	}
+	return gate, nil
 }
 
 // waitForStart blocks until `start`: opening a FIFO for writing waits

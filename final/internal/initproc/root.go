@@ -20,16 +20,20 @@ func setUpRoot(cfg *Config) error {
 	if err := rootfs.MakePrivate(); err != nil { // before any mount
 		return err
 	}
-	mounts, err := rootfs.MountRoot(cfg.Root, spec.Mounts)
+	mountRoot := rootfs.MountRoot
+	if cfg.Held != nil {
+		mountRoot = cfg.Held.mountRoot
+	}
+	root, mounts, err := mountRoot(cfg.Root, spec.Mounts)
 	if err != nil {
 		return err
 	}
-	for _, m := range mounts {
-		if err := rootfs.Mount(cfg.Root, cfg.Bundle, m); err != nil {
+	for i, m := range mounts {
+		if err := cfg.Held.mount(root, cfg.Bundle, i, m); err != nil {
 			return err
 		}
 	}
-	if err := createDevices(cfg.Root, spec); err != nil {
+	if err := createDevices(root, spec, cfg.Held != nil); err != nil {
 		return err
 	}
 	if err := runHooks("createContainer", spec.Hooks, cfg.State); err != nil {
@@ -39,36 +43,26 @@ func setUpRoot(cfg *Config) error {
 	if cfg.NoPivot {
 		move = rootfs.MoveRoot
 	}
-	if err := move(cfg.Root); err != nil {
+	if err := move(root); err != nil {
 		return err
 	}
 	return harden(spec)
 }
 
 // createDevices fills a /dev the runtime made (not one bound from the
-// host) with the default nodes and the spec's.
-func createDevices(root string, spec *specs.Spec) error {
+// host) with the default nodes and the spec's: in a user namespace, where
+// mknod is refused, the host's own nodes bound onto files.
+func createDevices(root string, spec *specs.Spec, bind bool) error {
 	var devices []specs.LinuxDevice
 	if spec.Linux != nil {
 		devices = spec.Linux.Devices
 	}
 	for _, m := range spec.Mounts {
-		if filepath.Clean(m.Destination) == "/dev" && (m.Type == "bind" || hasOption(m.Options, "bind", "rbind")) {
+		if filepath.Clean(m.Destination) == "/dev" && rootfs.IsBind(m) {
 			return nil
 		}
 	}
-	return rootfs.CreateDevices(root, devices)
-}
-
-func hasOption(options []string, names ...string) bool {
-	for _, o := range options {
-		for _, n := range names {
-			if o == n {
-				return true
-			}
-		}
-	}
-	return false
+	return rootfs.CreateDevices(root, devices, bind)
 }
 
 // harden applies, once the container's root is the root, its sysctls,

@@ -152,6 +152,11 @@ func (r *Runtime) writeBundle(c *container.Container) (*specs.Spec, error) {
 			return nil, err
 		}
 	}
+	if c.Config.UserNS != nil {
+		if err := r.userNSRoot(c, spec); err != nil {
+			return nil, err
+		}
+	}
 	if err := safefile.WriteJSON(c.Path("config.json"), spec, 0o600); err != nil {
 		return nil, err
 	}
@@ -256,6 +261,7 @@ func (r *Runtime) stopMembers(c *container.Container) {
 // its /etc/hosts too.
 func (r *Runtime) Spec(c *container.Container) (*specs.Spec, error) {
 	joined := map[specs.LinuxNamespaceType]string{}
+	var others []*container.Container
 	for kind, id := range map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: c.Config.Network.Join,
 		specs.IPCNamespace: c.Config.IPC, specs.PIDNamespace: c.Config.PID} {
 		if id == "" || id == container.HostNamespace {
@@ -272,6 +278,10 @@ func (r *Runtime) Spec(c *container.Container) (*specs.Spec, error) {
 		if kind == specs.NetworkNamespace {
 			copyFile(other.Path("hosts"), c.Path("hosts"))
 		}
+		others = append(others, other)
+	}
+	if err := joinUserNamespace(c, others, joined); err != nil {
+		return nil, err
 	}
 	return c.Config.Spec(c.Dir, r.CgroupParent+"/"+c.Config.ID, joined), nil
 }

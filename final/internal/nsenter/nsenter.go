@@ -2,6 +2,7 @@
 // container, as `docker exec` and pods (--network container:NAME) need,
 // and more generally forks from a thread of its own that may be changed
 // first (Step): on cgroup v1, every container's init is forked that way.
+// A user namespace needs more: see userns.go.
 //
 // setns(2) into a mount namespace fails in a multithreaded process, and a
 // Go program has threads before main runs. runc solves it with a C
@@ -26,7 +27,7 @@ import (
 // Namespace is one namespace to join: its kind and a file naming it,
 // usually /proc/PID/ns/KIND.
 type Namespace struct {
-	Kind string // ipc, uts, net, pid, cgroup, mnt
+	Kind string // ipc, uts, net, pid, cgroup, mnt, user
 	Path string
 }
 
@@ -53,7 +54,9 @@ type Step func() (after func(), err error)
 
 // Start starts cmd in the namespaces join, on top of any new ones its
 // SysProcAttr.Cloneflags asks for, after running steps (nil ones are
-// skipped) on the thread that forks.
+// skipped) on the thread that forks. A user namespace in join is joined
+// by the new process itself, after the others (userns.go), and the new
+// namespaces are then its own.
 func Start(cmd *exec.Cmd, join []Namespace, steps ...Step) error {
 	var prepare []Step
 	for _, step := range steps {
@@ -64,15 +67,43 @@ func Start(cmd *exec.Cmd, join []Namespace, steps ...Step) error {
 	if len(join) == 0 && len(prepare) == 0 {
 		return cmd.Start()
 	}
+	return OnThread(func() error { return startOnThisThread(cmd, join, prepare) })
+}
+
+// OnThread runs f on an OS thread of its own, which f may change (its
+// namespaces, its working folder) and which Go discards afterwards: the
+// goroutine stays locked to it and ends. Not on the process's main
+// thread, which Go cannot discard, and which would keep the changes (and
+// show them in /proc/self): a goroutine that finds itself there keeps it
+// busy while another runs f.
+func OnThread(f func() error) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // and never unlock: this thread is tainted
-		done <- startOnThisThread(cmd, join, prepare)
+		if unix.Gettid() == unix.Getpid() {
+			done <- OnThread(f)
+			runtime.UnlockOSThread() // untouched
+			return
+		}
+		done <- f()
 	}()
 	return <-done
 }
 
 func startOnThisThread(cmd *exec.Cmd, join []Namespace, steps []Step) error {
+	// The user namespace is opened first, while paths are the host's.
+	var user *os.File
+	for i, ns := range join {
+		if ns.Kind == "user" {
+			f, err := os.Open(ns.Path)
+			if err != nil {
+				return fmt.Errorf("open %s: %w", ns.Path, err)
+			}
+			defer f.Close()
+			user, join = f, append(join[:i:i], join[i+1:]...)
+			break
+		}
+	}
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return fmt.Errorf("unshare CLONE_FS: %w", err)
 	}
@@ -95,6 +126,9 @@ func startOnThisThread(cmd *exec.Cmd, join []Namespace, steps []Step) error {
 		if err != nil {
 			return fmt.Errorf("setns %s: %w", ns.Path, err)
 		}
+	}
+	if user != nil {
+		return startInUser(cmd, user)
 	}
 	return cmd.Start()
 }

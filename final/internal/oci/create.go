@@ -82,6 +82,9 @@ func (c *Container) create(opts CreateOptions) error {
 	if err := c.startInit(cg, opts); err != nil {
 		return err
 	}
+	if err := c.giveFifo(); err != nil {
+		return err
+	}
 	if err := c.sendConfig(opts.NoPivot, opts.InProcess); err != nil {
 		return err
 	}
@@ -128,12 +131,21 @@ func (c *Container) startInit(cg cgroups.Manager, opts CreateOptions) error {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, opts.ConsoleSocket) // initproc.ConsoleFd
 	}
 	cmd.SysProcAttr = &unix.SysProcAttr{Cloneflags: flags}
+	var inRoot nsenter.Step
+	if initproc.HasUserNamespace(c.Spec) {
+		step, held, err := c.holdFiles(cmd)
+		if err != nil {
+			return err
+		}
+		defer held()
+		inRoot = step
+	}
 	intoCgroup, done, err := cg.ForkInto(cmd)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if err := nsenter.Start(cmd, join, intoCgroup); err != nil {
+	if err := nsenter.Start(cmd, join, intoCgroup, inRoot); err != nil {
 		return fmt.Errorf("start the container's init %s: %w", opts.Init, err)
 	}
 	c.init, c.Pid = cmd, cmd.Process.Pid
@@ -141,10 +153,27 @@ func (c *Container) startInit(cg cgroups.Manager, opts CreateOptions) error {
 	return nil
 }
 
+// giveFifo makes exec.fifo the container's root's, in a user namespace:
+// init reopens it as that user to wait for start. Nothing in the
+// container can reach it: the state folder is root's, mode 0700.
+func (c *Container) giveFifo() error {
+	if c.held == nil {
+		return nil
+	}
+	uid, gid, err := hostRoot(c.Pid)
+	if err != nil {
+		return err
+	}
+	if err := os.Lchown(c.fifo(), uid, gid); err != nil {
+		return fmt.Errorf("chown %s: %w", c.fifo(), err)
+	}
+	return nil
+}
+
 // sendConfig tells init what to do, while its Go runtime starts.
 func (c *Container) sendConfig(noPivot, inProcess bool) error {
 	cfg := initproc.Config{Spec: c.Spec, Root: rootPath(c.Bundle, c.Spec), Bundle: c.Bundle,
-		Fifo: c.fifo(), State: c.State(), NoPivot: noPivot, InProcess: inProcess}
+		Fifo: c.fifo(), State: c.State(), NoPivot: noPivot, InProcess: inProcess, Held: c.held}
 	cfg.State.Status = specs.StateCreated
 	line, err := json.Marshal(cfg)
 	if err != nil {

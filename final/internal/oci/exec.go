@@ -135,7 +135,8 @@ func (p *Process) sendMaster(socket *os.File) {
 }
 
 // namespaces are the container's namespaces, to join: the mount
-// namespace last (nsenter explains why).
+// namespace last (nsenter explains why); a user namespace is joined by
+// the new process itself, which becomes its root.
 func (c *Container) namespaces() []nsenter.Namespace {
 	var list []nsenter.Namespace
 	mount := false

@@ -61,6 +61,7 @@ type Container struct {
 	init   *exec.Cmd
 	sync   *os.File
 	syncIn *bufio.Reader
+	held   *initproc.Held // in a user namespace, what init gets of the host's files
 }
 
 func (c *Container) fifo() string { return filepath.Join(c.Dir, "exec.fifo") }

@@ -37,19 +37,21 @@ var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.MountNamespace: unix.CLONE_NEWNS, specs.UTSNamespace: unix.CLONE_NEWUTS,
 	specs.IPCNamespace: unix.CLONE_NEWIPC, specs.PIDNamespace: unix.CLONE_NEWPID,
 	specs.NetworkNamespace: unix.CLONE_NEWNET, specs.CgroupNamespace: unix.CLONE_NEWCGROUP,
+	specs.UserNamespace: unix.CLONE_NEWUSER,
 }
 
 // nsNames are their names under /proc/PID/ns.
 var nsNames = map[specs.LinuxNamespaceType]string{
 	specs.MountNamespace: "mnt", specs.UTSNamespace: "uts", specs.IPCNamespace: "ipc",
 	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.CgroupNamespace: "cgroup",
+	specs.UserNamespace: "user",
 }
 
 // Validate checks what skiff can run before anything is created: an
 // ociVersion of 1.0.0 to 1.3.x, namespaces it supports (a mount namespace
 // of its own is required: init changes mount propagation and must never
 // do it on the host), a process it can start, a seccomp profile that
-// compiles, and no user namespace, which it does not apply yet.
+// compiles, and ID mappings for a new user namespace.
 func Validate(spec *specs.Spec) error {
 	if err := checkVersion(spec.Version); err != nil {
 		return err
@@ -68,7 +70,10 @@ func Validate(spec *specs.Spec) error {
 			return fmt.Errorf("config.json: linux.seccomp: %w", err)
 		}
 	}
-	return checkNamespaces(spec.Linux.Namespaces)
+	if err := checkNamespaces(spec.Linux.Namespaces); err != nil {
+		return err
+	}
+	return checkMappings(spec.Linux)
 }
 
 // checkProcess checks the process, if there is one: a container may be

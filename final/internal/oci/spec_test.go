@@ -12,6 +12,13 @@ func TestValidate(t *testing.T) {
 	if err := Validate(valid()); err != nil {
 		t.Fatalf("the example spec: %v", err)
 	}
+	mapped := valid()
+	mapped.Linux.Namespaces = append(mapped.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	mapped.Linux.UIDMappings = []specs.LinuxIDMapping{{HostID: 100000, Size: 65536}}
+	mapped.Linux.GIDMappings = mapped.Linux.UIDMappings
+	if err := Validate(mapped); err != nil {
+		t.Errorf("a user namespace with its maps: %v", err)
+	}
 	for _, v := range []string{"1.0.0", "1.0.2", "1.1.0", "1.2.1", "1.3.0", "1.3.0-rc.1"} {
 		s := valid()
 		s.Version = v
@@ -26,8 +33,18 @@ func TestValidate(t *testing.T) {
 		"root.path":          func(s *specs.Spec) { s.Root = nil },
 		"unknown capability": func(s *specs.Spec) { s.Process.Capabilities.Bounding = []string{"CAP_FLY"} },
 		"seccomp":            func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{} },
-		"user namespace": func(s *specs.Spec) {
+		"user namespace without maps": func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{HostID: 100000, Size: 65536}}
+		},
+		"maps without a user namespace": func(s *specs.Spec) {
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = s.Linux.UIDMappings
+		},
+		"a map of size 0": func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{HostID: 100000}}
 		},
 		"listed twice": func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UTSNamespace})

@@ -30,10 +30,17 @@ var devLinks = map[string]string{
 // CreateDevices makes the default device nodes and the spec's own in the
 // container's /dev (under root, before pivot_root), and the usual links.
 // It is for a /dev the runtime mounted (a tmpfs), not one bound from the
-// host.
-func CreateDevices(root string, extra []specs.LinuxDevice) error {
+// host. With bind (in a user namespace, where mknod(2) of a device is
+// refused, and a tmpfs mounted there cannot hold usable nodes anyway),
+// each device is the host's node at the same path, bind-mounted onto an
+// empty file, as runc does: its owner and mode are the host's.
+func CreateDevices(root string, extra []specs.LinuxDevice, bind bool) error {
 	for _, d := range append(DefaultDevices, extra...) {
-		if err := makeDevice(root, d); err != nil {
+		create := makeDevice
+		if bind && d.Type != "p" { // a FIFO needs no privilege
+			create = bindDevice
+		}
+		if err := create(root, d); err != nil {
 			return err
 		}
 	}
@@ -42,6 +49,21 @@ func CreateDevices(root string, extra []specs.LinuxDevice) error {
 		if err := os.Symlink(target, link); err != nil && !os.IsExist(err) {
 			return fmt.Errorf("symlink %s: %w", link, err)
 		}
+	}
+	return nil
+}
+
+// bindDevice binds the host's node d.Path at its place under root.
+func bindDevice(root string, d specs.LinuxDevice) error {
+	path, err := SecureJoin(root, d.Path)
+	if err != nil {
+		return err
+	}
+	if err := makeMountPoint(d.Path, path); err != nil {
+		return fmt.Errorf("device %s: %w", d.Path, err)
+	}
+	if err := unix.Mount(d.Path, path, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("mount --bind %s: %w", d.Path, err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -26,23 +27,24 @@ func MakePrivate() error {
 }
 
 // MountRoot makes root a mount point, as pivot_root needs, and returns
-// the mounts still to make. A first mount at "/" is skiff's extension of
-// the spec: the root is that mount (the overlay of an image's layers,
-// made here, inside the container's mount namespace, never on the host).
-// Otherwise root, a bundle's rootfs folder, is bind-mounted onto itself.
-func MountRoot(root string, mounts []specs.Mount) ([]specs.Mount, error) {
+// it and the mounts still to make. A first mount at "/" is skiff's
+// extension of the spec: the root is that mount (the overlay of an
+// image's layers, made here, inside the container's mount namespace,
+// never on the host). Otherwise root, a bundle's rootfs folder, is
+// bind-mounted onto itself.
+func MountRoot(root string, mounts []specs.Mount) (string, []specs.Mount, error) {
 	if len(mounts) > 0 && mounts[0].Destination == "/" {
 		m := mounts[0]
 		o := parseOptions(m.Options)
 		if err := unix.Mount(m.Source, root, m.Type, o.flags, o.data); err != nil {
-			return nil, fmt.Errorf("mount -t %s %s: %w", m.Type, root, err)
+			return "", nil, fmt.Errorf("mount -t %s %s: %w", m.Type, root, err)
 		}
-		return mounts[1:], nil
+		return root, mounts[1:], nil
 	}
 	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return nil, fmt.Errorf("mount --rbind %s %s: %w", root, root, err)
+		return "", nil, fmt.Errorf("mount --rbind %s %s: %w", root, root, err)
 	}
-	return mounts, nil
+	return root, mounts, nil
 }
 
 // Mount makes one of the spec's mounts at its place under root. We are
@@ -55,7 +57,7 @@ func Mount(root, bundle string, m specs.Mount) error {
 		return err
 	}
 	o := parseOptions(m.Options)
-	if m.Type == "bind" || o.flags&unix.MS_BIND != 0 {
+	if IsBind(m) {
 		return bindMount(bundle, target, m, o)
 	}
 	if m.Type == "cgroup" || m.Type == "cgroup2" {
@@ -64,16 +66,33 @@ func Mount(root, bundle string, m specs.Mount) error {
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return err
 	}
-	if err := unix.Mount(m.Source, target, m.Type, o.flags, o.data); err != nil {
+	err = unix.Mount(m.Source, target, m.Type, o.flags, o.data)
+	if m.Type == "sysfs" && err == unix.EPERM {
+		return bindSys(bundle, target, m)
+	}
+	if err != nil {
 		return fmt.Errorf("mount -t %s %s: %w", m.Type, m.Destination, err)
 	}
 	return o.propagate(target)
 }
 
+// bindSys is /sys for a container in a user namespace without a network
+// namespace of its own: the kernel lets only a namespace that owns the
+// network namespace mount a sysfs (it shows that namespace's devices), so
+// the host's /sys is bound instead, with the same options, as runc does.
+func bindSys(bundle, target string, m specs.Mount) error {
+	m.Source, m.Options = "/sys", append(slices.Clone(m.Options), "rbind")
+	return bindMount(bundle, target, m, parseOptions(m.Options))
+}
+
+// IsBind tells whether m binds a file or folder: its type, or an
+// option, says so.
+func IsBind(m specs.Mount) bool {
+	return m.Type == "bind" || parseOptions(m.Options).flags&unix.MS_BIND != 0
+}
+
 // bindMount binds a host file or folder, then applies the options a bind
-// mount ignores when it is made (ro, nosuid, nodev, noexec) with
-// mount_setattr(2), which also covers the mounts below an rbind and keeps
-// its other flags (a second MS_REMOUNT|MS_BIND mount would reset them).
+// mount ignores when it is made (ro, nosuid, nodev, noexec).
 func bindMount(bundle, target string, m specs.Mount, o options) error {
 	source := m.Source
 	if !filepath.IsAbs(source) {
@@ -85,6 +104,31 @@ func bindMount(bundle, target string, m specs.Mount, o options) error {
 	if err := unix.Mount(source, target, "", o.flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
 		return fmt.Errorf("mount --bind %s %s: %w", m.Source, m.Destination, err)
 	}
+	return setBindOptions(target, m, o)
+}
+
+// AttachMount is a bind mount made by the runtime: tree is a detached
+// copy of the source (open_tree(2) with OPEN_TREE_CLONE), which
+// move_mount(2) attaches at m's destination under root; then its
+// options, as for a bind mount.
+func AttachMount(root string, m specs.Mount, tree int) error {
+	target, err := SecureJoin(root, m.Destination)
+	if err != nil {
+		return err
+	}
+	if err := makeMountPoint(fmt.Sprintf("/proc/self/fd/%d", tree), target); err != nil {
+		return err
+	}
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount %s %s: %w", m.Source, m.Destination, err)
+	}
+	return setBindOptions(target, m, parseOptions(m.Options))
+}
+
+// setBindOptions applies a bind mount's options with mount_setattr(2),
+// which also covers the mounts below an rbind and keeps its other flags
+// (a second MS_REMOUNT|MS_BIND mount would reset them).
+func setBindOptions(target string, m specs.Mount, o options) error {
 	if o.attr != 0 {
 		flags := 0
 		if o.flags&unix.MS_REC != 0 {
@@ -99,6 +143,25 @@ func bindMount(bundle, target string, m specs.Mount, o options) error {
 		}
 	}
 	return o.propagate(target)
+}
+
+// CloneForBind makes, for the runtime, the detached copy of a bind
+// mount's source that AttachMount attaches: with the mounts below it for
+// an rbind. A relative source is the bundle's.
+func CloneForBind(bundle string, m specs.Mount) (*os.File, error) {
+	source := m.Source
+	if !filepath.IsAbs(source) {
+		source = filepath.Join(bundle, source)
+	}
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if parseOptions(m.Options).flags&unix.MS_REC != 0 {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, source, flags)
+	if err != nil {
+		return nil, fmt.Errorf("open_tree %s: %w", source, err)
+	}
+	return os.NewFile(uintptr(fd), source), nil
 }
 
 // mountCgroup gives the container /sys/fs/cgroup. With cgroup v2 it is
