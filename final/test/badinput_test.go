@@ -40,7 +40,7 @@ func TestBadInput(t *testing.T) {
 		{"run", "--network", "no-such-network", "busybox", "true"},
 		{"run", "--network", "container:no-such", "busybox", "true"},
 		{"run", "--network", "container:stopped", "busybox", "true"},
-		{"run", "--ipc", "host", "busybox", "true"},
+		{"run", "--ipc", "nosuchmode", "busybox", "true"},
 		{"run", "--pid", "container:", "busybox", "true"},
 		{"run", "-v", "relative:/x", "busybox", "true"},
 		{"run", "-v", "/no/such/dir:/x", "busybox", "true"},
