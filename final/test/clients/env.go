@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"skiff/test/aptget"
 	"slices"
 	"strings"
 	"sync"
@@ -386,7 +387,7 @@ func (e *Env) DockerRun(ctx context.Context, args ...string) *exec.Cmd {
 // run runs cmd; its error has the command's last line of output.
 func run(cmd *exec.Cmd) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, lastLine(string(out)))
+		return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, aptget.LastLine(string(out)))
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"skiff/test/aptget"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,28 +47,7 @@ func Install(logf func(string, ...any)) error {
 			}
 		}
 	}
-	if len(missing) == 0 {
-		return nil
-	}
-	list := strings.Join(missing, " ")
-	if _, err := exec.LookPath("apt-get"); err != nil {
-		return fmt.Errorf("%s missing, and this is not a Debian-like host: install them", list)
-	}
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("%s missing: run 'sudo apt-get install %s', or run as root", list, list)
-	}
-	logf("installing %s with apt-get", list)
-	for _, args := range [][]string{
-		{"update", "-qq"},
-		append([]string{"install", "-y", "-qq", "--no-install-recommends"}, missing...),
-	} {
-		cmd := exec.Command("apt-get", args...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("apt-get %s: %w: %s", strings.Join(args, " "), err, lastLine(string(out)))
-		}
-	}
-	return nil
+	return aptget.Install(logf, missing)
 }
 
 // unmountUnder detaches every mount at or under dir, deepest first, and
@@ -265,12 +245,6 @@ func zombie(pid int) bool {
 	}
 	i := bytes.LastIndexByte(data, ')')
 	return i > 0 && bytes.HasPrefix(data[i+1:], []byte(" Z"))
-}
-
-// lastLine is the last non-empty line of s, for one-line errors.
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
 }
 
 // quote quotes s for sh.

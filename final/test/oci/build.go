@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"skiff/test/aptget"
 	"strings"
 )
 
@@ -170,7 +171,7 @@ func goCmd(ctx context.Context, dir string, args ...string) ([]byte, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, lastLine(stderr.String()))
+		return nil, fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, aptget.LastLine(stderr.String()))
 	}
 	return out, nil
 }
@@ -184,10 +185,4 @@ func removeOtherBuilds(cache, keep string) {
 			os.RemoveAll(dir) // best effort: it goes next time otherwise
 		}
 	}
-}
-
-// lastLine is the last non-empty line of s, for one-line errors.
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
 }

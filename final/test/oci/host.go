@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"skiff/test/aptget"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,28 +28,7 @@ func InstallRuntimes(logf func(string, ...any)) error {
 			missing = append(missing, p)
 		}
 	}
-	if len(missing) == 0 {
-		return nil
-	}
-	list := strings.Join(missing, " ")
-	if _, err := exec.LookPath("apt-get"); err != nil {
-		return fmt.Errorf("%s missing, and this is not a Debian-like host: install them", list)
-	}
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("%s missing: run 'sudo apt-get install %s', or run as root", list, list)
-	}
-	logf("installing %s with apt-get", list)
-	for _, args := range [][]string{
-		{"update", "-qq"},
-		append([]string{"install", "-y", "-qq", "--no-install-recommends"}, missing...),
-	} {
-		cmd := exec.Command("apt-get", args...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("apt-get %s: %w: %s", strings.Join(args, " "), err, lastLine(string(out)))
-		}
-	}
-	return nil
+	return aptget.Install(logf, missing)
 }
 
 // mount is one line of /proc/self/mountinfo.
@@ -122,7 +102,7 @@ func hideCgroup2(ns string) (bool, error) {
 	args := append([]string{"--mount=" + ns, "--propagation", "private", "umount"}, v2...)
 	if out, err := exec.Command("unshare", args...).CombinedOutput(); err != nil {
 		unix.Unmount(ns, 0)
-		return false, fmt.Errorf("unshare %s: %w: %s", strings.Join(args, " "), err, lastLine(string(out)))
+		return false, fmt.Errorf("unshare %s: %w: %s", strings.Join(args, " "), err, aptget.LastLine(string(out)))
 	}
 	return true, nil
 }
@@ -291,7 +271,7 @@ func runQuiet(timeout time.Duration, env []string, name string, args ...string) 
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, lastLine(string(out)))
+		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, aptget.LastLine(string(out)))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"skiff/test/aptget"
 	"slices"
 	"strings"
 	"time"
@@ -218,7 +219,7 @@ func versionOf(path string) string {
 	if err != nil {
 		return fmt.Sprintf("%s --version: %v", path, err)
 	}
-	return path + ": " + lastLine(strings.SplitN(string(out), "\n", 2)[0])
+	return path + ": " + aptget.LastLine(strings.SplitN(string(out), "\n", 2)[0])
 }
 
 // quote quotes s for sh.
