@@ -61,7 +61,7 @@ func App() *cli.Command {
 		Commands: []*cli.Command{
 			createCommand(), startCommand(), stateCommand(), killCommand(), deleteCommand(),
 			execCommand(), psCommand(), pauseCommand(), resumeCommand(), updateCommand(),
-			listCommand(), featuresCommand(), specCommand(),
+			listCommand(), featuresCommand(), specCommand(), seccompCommand(),
 			clidoc.Command(App, os.Stdout),
 		},
 	}

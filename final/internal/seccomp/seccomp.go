@@ -224,3 +224,14 @@ func SupportedFlags() []string {
 	}
 	return list
 }
+
+// Program is the filter as an assembler listing, one instruction a line,
+// numbered: what the kernel runs at every system call of the container.
+func (f *Filter) Program() []string {
+	var lines []string
+	for i, in := range f.prog {
+		raw := bpf.RawInstruction{Op: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
+		lines = append(lines, fmt.Sprintf("%4d  %s", i, raw.Disassemble()))
+	}
+	return lines
+}
