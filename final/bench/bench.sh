@@ -172,6 +172,8 @@ for round in $(seq "$rounds"); do
 			-n "runc run" "runc --root $work/state/runc run --bundle $work/bundle bench-runc" \
 			-n "crun run" "crun --root $work/state/crun run --bundle $work/bundle bench-crun" \
 			-n "skiff (bridge)" "$(pwd)/$skiff run --rm busybox true" \
+			-n "skiff, seccomp=unconfined" "$(pwd)/$skiff run --rm --network none --security-opt seccomp=unconfined busybox true" \
+			-n "skiff --userns private" "$(pwd)/$skiff run --rm --network none --userns private busybox true" \
 			"${oci[@]}" \
 			> /dev/null 2> >(grep -v -e "Statistical outliers" -e '^ *$' >&2)
 	done
@@ -215,6 +217,8 @@ for way, title in (("apart", apart),
     print(f"runc / skiff: {runc/s:.2f}x   (target: 3x or more)")
     print(f"crun / skiff: {crun/s:.2f}x   (target: 1x or more)")
     print(f"skiff with a bridge network: {br:.2f} ms median (target: under 15 ms)")
+    print(f"what the defences cost: seccomp {s - ms['skiff, seccomp=unconfined']:+.2f} ms, "
+          f"a user namespace {ms['skiff --userns private'] - s:+.2f} ms")
     oci, oci_runc, oci_crun = (ms[f"{rt} create+start+delete"] for rt in ("skiff-runtime", "runc", "crun"))
     print(f"OCI path: runc / skiff-runtime {oci_runc/oci:.2f}x, crun / skiff-runtime {oci_crun/oci:.2f}x")
     own = oci - ms["oci-cycle noop"]
