@@ -23,6 +23,7 @@ import (
 
 	"skiff/internal/exit"
 	"skiff/internal/hooks"
+	"skiff/internal/seccomp"
 )
 
 // The file descriptors the runtime passes to init.
@@ -55,6 +56,9 @@ type Config struct {
 	// before start, init gives up rather than wait for a start that
 	// will never come. skiff-runtime's create exits after create.
 	InProcess bool `json:"inProcess,omitempty"`
+	// Seccomp is linux.seccomp as the runtime compiled it, so that init
+	// does not compile it again.
+	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
 	// Held: in a user namespace, the host's files init needs, which the
 	// runtime opened for it (userns.go).
 	Held *Held `json:"held,omitempty"`
@@ -105,7 +109,7 @@ func run(sync *os.File) error {
 	}
 	if cfg.Exec {
 		unix.CloseOnExec(BinaryFd)
-		p, err := prepareProcess(cfg.Spec, false)
+		p, err := prepareProcess(cfg.Spec, false, nil)
 		if err != nil {
 			return err
 		}
@@ -127,7 +131,7 @@ func run(sync *os.File) error {
 	if err := setUpNamespaces(cfg.Spec); err != nil {
 		return err
 	}
-	p, err := prepareProcess(cfg.Spec, true)
+	p, err := prepareProcess(cfg.Spec, true, cfg.Seccomp)
 	if err != nil {
 		return err
 	}

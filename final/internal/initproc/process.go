@@ -29,7 +29,8 @@ type process struct {
 
 // prepareProcess moves into the process's working folder, made if
 // missing in a new container (as Docker does with WORKDIR), not for exec.
-func prepareProcess(spec *specs.Spec, makeCwd bool) (*process, error) {
+// The seccomp filter is the one given, compiled by the runtime, if any.
+func prepareProcess(spec *specs.Spec, makeCwd bool, filter *seccomp.Filter) (*process, error) {
 	p := spec.Process
 	if p == nil {
 		return nil, nil // nothing to start: start says so
@@ -54,8 +55,8 @@ func prepareProcess(spec *specs.Spec, makeCwd bool) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	proc := &process{spec: p, path: path, caps: sets, reaper: spec.Annotations[ReaperAnnotation] == "true"}
-	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+	proc := &process{spec: p, path: path, caps: sets, reaper: spec.Annotations[ReaperAnnotation] == "true", filter: filter}
+	if filter == nil && spec.Linux != nil && spec.Linux.Seccomp != nil {
 		if proc.filter, err = seccomp.Compile(spec.Linux.Seccomp); err != nil {
 			return nil, fmt.Errorf("linux.seccomp: %w", err)
 		}

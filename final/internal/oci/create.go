@@ -47,11 +47,12 @@ type CreateOptions struct {
 // dir is the container's state folder, which must exist. On failure,
 // everything made is taken down again.
 func Create(dir, id, bundle string, spec *specs.Spec, opts CreateOptions) (*Container, error) {
-	if err := Validate(spec); err != nil {
+	filter, err := validate(spec)
+	if err != nil {
 		return nil, err
 	}
 	c := &Container{ID: id, Bundle: bundle, Spec: spec, Dir: dir, Created: time.Now().UTC(),
-		Cgroup: spec.Linux.CgroupsPath, Annotations: spec.Annotations}
+		Cgroup: spec.Linux.CgroupsPath, Annotations: spec.Annotations, filter: filter}
 	if h := spec.Hooks; h != nil && (len(h.Poststart) > 0 || len(h.Poststop) > 0) {
 		c.Hooks = &specs.Hooks{Poststart: h.Poststart, Poststop: h.Poststop}
 	}
@@ -173,7 +174,7 @@ func (c *Container) giveFifo() error {
 // sendConfig tells init what to do, while its Go runtime starts.
 func (c *Container) sendConfig(noPivot, inProcess bool) error {
 	cfg := initproc.Config{Spec: c.Spec, Root: rootPath(c.Bundle, c.Spec), Bundle: c.Bundle,
-		Fifo: c.fifo(), State: c.State(), NoPivot: noPivot, InProcess: inProcess, Held: c.held}
+		Fifo: c.fifo(), State: c.State(), NoPivot: noPivot, InProcess: inProcess, Held: c.held, Seccomp: c.filter}
 	cfg.State.Status = specs.StateCreated
 	line, err := json.Marshal(cfg)
 	if err != nil {

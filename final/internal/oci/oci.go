@@ -29,6 +29,7 @@ import (
 	"skiff/internal/hooks"
 	"skiff/internal/initproc"
 	"skiff/internal/safefile"
+	"skiff/internal/seccomp"
 )
 
 // Paused is the status of a frozen container: runc's word, not the spec's.
@@ -61,7 +62,8 @@ type Container struct {
 	init   *exec.Cmd
 	sync   *os.File
 	syncIn *bufio.Reader
-	held   *initproc.Held // in a user namespace, what init gets of the host's files
+	held   *initproc.Held  // in a user namespace, what init gets of the host's files
+	filter *seccomp.Filter // linux.seccomp, compiled once, sent to init
 }
 
 func (c *Container) fifo() string { return filepath.Join(c.Dir, "exec.fifo") }

@@ -53,27 +53,36 @@ var nsNames = map[specs.LinuxNamespaceType]string{
 // do it on the host), a process it can start, a seccomp profile that
 // compiles, and ID mappings for a new user namespace.
 func Validate(spec *specs.Spec) error {
+	_, err := validate(spec)
+	return err
+}
+
+// validate is Validate, and returns the compiled seccomp filter, if the
+// spec has one.
+func validate(spec *specs.Spec) (*seccomp.Filter, error) {
 	if err := checkVersion(spec.Version); err != nil {
-		return err
+		return nil, err
 	}
 	if spec.Root == nil || spec.Root.Path == "" {
-		return errors.New("config.json: root.path is missing")
+		return nil, errors.New("config.json: root.path is missing")
 	}
 	if err := checkProcess(spec.Process); err != nil {
-		return fmt.Errorf("config.json: %w", err)
+		return nil, fmt.Errorf("config.json: %w", err)
 	}
 	if spec.Linux == nil {
-		return errors.New("config.json: no linux section: skiff runs Linux containers only")
+		return nil, errors.New("config.json: no linux section: skiff runs Linux containers only")
 	}
+	var filter *seccomp.Filter
 	if spec.Linux.Seccomp != nil {
-		if _, err := seccomp.Compile(spec.Linux.Seccomp); err != nil {
-			return fmt.Errorf("config.json: linux.seccomp: %w", err)
+		var err error
+		if filter, err = seccomp.Compile(spec.Linux.Seccomp); err != nil {
+			return nil, fmt.Errorf("config.json: linux.seccomp: %w", err)
 		}
 	}
 	if err := checkNamespaces(spec.Linux.Namespaces); err != nil {
-		return err
+		return nil, err
 	}
-	return checkMappings(spec.Linux)
+	return filter, checkMappings(spec.Linux)
 }
 
 // checkProcess checks the process, if there is one: a container may be

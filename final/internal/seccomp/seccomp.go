@@ -31,6 +31,7 @@
 package seccomp
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -234,4 +235,30 @@ func (f *Filter) Program() []string {
 		lines = append(lines, fmt.Sprintf("%4d  %s", i, raw.Disassemble()))
 	}
 	return lines
+}
+
+// MarshalText encodes the compiled filter (its flags, then each
+// instruction's 8 bytes) in base64, for the runtime to hand init a
+// program instead of a profile to compile again.
+func (f *Filter) MarshalText() ([]byte, error) {
+	raw := binary.LittleEndian.AppendUint64(nil, uint64(f.flags))
+	for _, in := range f.prog {
+		raw = binary.LittleEndian.AppendUint16(raw, in.Code)
+		raw = append(raw, in.Jt, in.Jf)
+		raw = binary.LittleEndian.AppendUint32(raw, in.K)
+	}
+	return []byte(base64.StdEncoding.EncodeToString(raw)), nil
+}
+
+// UnmarshalText is MarshalText's other half.
+func (f *Filter) UnmarshalText(text []byte) error {
+	raw, err := base64.StdEncoding.DecodeString(string(text))
+	if err != nil || len(raw) < 8 || (len(raw)-8)%8 != 0 || (len(raw)-8)/8 > maxInsns {
+		return errors.New("seccomp: not an encoded filter")
+	}
+	f.flags, f.prog = uintptr(binary.LittleEndian.Uint64(raw)), nil
+	for b := raw[8:]; len(b) > 0; b = b[8:] {
+		f.prog = append(f.prog, unix.SockFilter{Code: binary.LittleEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.LittleEndian.Uint32(b[4:])})
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -397,6 +398,30 @@ func BenchmarkCompileDockerLike(b *testing.B) {
 	for b.Loop() {
 		if _, err := Compile(s); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestFilterText: a filter survives its text encoding, as init gets it.
+func TestFilterText(t *testing.T) {
+	f, err := Compile(Default(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := f.MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g Filter
+	if err := g.UnmarshalText(text); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(f.prog, g.prog) || f.flags != g.flags {
+		t.Error("the decoded filter differs")
+	}
+	for _, bad := range []string{"", "!!", "AAAA"} {
+		if err := g.UnmarshalText([]byte(bad)); err == nil {
+			t.Errorf("%q decoded", bad)
 		}
 	}
 }
