@@ -9,7 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"skiff/test/aptget"
+	"skiff/test/hostenv"
 	"slices"
 	"strings"
 	"sync"
@@ -387,7 +387,7 @@ func (e *Env) DockerRun(ctx context.Context, args ...string) *exec.Cmd {
 // run runs cmd; its error has the command's last line of output.
 func run(cmd *exec.Cmd) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, aptget.LastLine(string(out)))
+		return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, hostenv.LastLine(string(out)))
 	}
 	return nil
 }
@@ -470,7 +470,7 @@ func (e *Env) stop() ([]string, error) {
 			left = append(left, "runtime state "+s)
 		}
 	}
-	points, err := unmountUnder(e.Dir)
+	points, err := hostenv.UnmountUnder(e.Dir)
 	for _, p := range points {
 		left = append(left, "mount "+p)
 	}
@@ -489,7 +489,7 @@ func (e *Env) stop() ([]string, error) {
 			errs = append(errs, err)
 		}
 	}
-	if err := removeAll(e.Dir); err != nil {
+	if err := hostenv.RemoveAll(e.Dir); err != nil {
 		errs = append(errs, err)
 	}
 	for _, d := range e.made {

@@ -9,7 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"skiff/test/aptget"
+	"skiff/test/hostenv"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,42 +47,7 @@ func Install(logf func(string, ...any)) error {
 			}
 		}
 	}
-	return aptget.Install(logf, missing)
-}
-
-// unmountUnder detaches every mount at or under dir, deepest first, and
-// returns their mount points.
-func unmountUnder(dir string) ([]string, error) {
-	ms, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
-	if err != nil {
-		return nil, err
-	}
-	var points []string
-	for _, m := range ms {
-		points = append(points, m.Mountpoint)
-	}
-	// Mounted later, unmounted first.
-	slices.SortStableFunc(points, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
-	var errs []error
-	for _, p := range points {
-		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("umount %s: %w", p, err))
-		}
-	}
-	return points, errors.Join(errs...)
-}
-
-// removeAll removes dir once nothing is mounted under it: removing a
-// folder with a container's /dev or /sys still mounted inside would reach
-// the host's.
-func removeAll(dir string) error {
-	if _, err := unmountUnder(dir); err != nil {
-		return err
-	}
-	if ms, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir)); err != nil || len(ms) > 0 {
-		return fmt.Errorf("remove %s: still mounted (%d mounts): %v", dir, len(ms), err)
-	}
-	return os.RemoveAll(dir)
+	return hostenv.Install(logf, missing)
 }
 
 // cgroupRoots are the mount points of the cgroup hierarchies, v1 and v2.

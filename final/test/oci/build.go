@@ -16,7 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"skiff/test/aptget"
+	"skiff/test/hostenv"
 	"strings"
 )
 
@@ -171,7 +171,7 @@ func goCmd(ctx context.Context, dir string, args ...string) ([]byte, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, aptget.LastLine(stderr.String()))
+		return nil, fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, hostenv.LastLine(stderr.String()))
 	}
 	return out, nil
 }

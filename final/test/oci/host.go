@@ -10,7 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"skiff/test/aptget"
+	"skiff/test/hostenv"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,7 +28,7 @@ func InstallRuntimes(logf func(string, ...any)) error {
 			missing = append(missing, p)
 		}
 	}
-	return aptget.Install(logf, missing)
+	return hostenv.Install(logf, missing)
 }
 
 // mount is one line of /proc/self/mountinfo.
@@ -102,7 +102,7 @@ func hideCgroup2(ns string) (bool, error) {
 	args := append([]string{"--mount=" + ns, "--propagation", "private", "umount"}, v2...)
 	if out, err := exec.Command("unshare", args...).CombinedOutput(); err != nil {
 		unix.Unmount(ns, 0)
-		return false, fmt.Errorf("unshare %s: %w: %s", strings.Join(args, " "), err, aptget.LastLine(string(out)))
+		return false, fmt.Errorf("unshare %s: %w: %s", strings.Join(args, " "), err, hostenv.LastLine(string(out)))
 	}
 	return true, nil
 }
@@ -201,43 +201,6 @@ func removeCgroup(dir string) error {
 	return fmt.Errorf("rmdir %s: %w", dir, err)
 }
 
-// unmountUnder detaches every mount at or under dir in this mount
-// namespace, deepest first, and returns their mount points. A program that
-// runs a container in the host's mount namespace leaves its bundle's
-// /proc, /dev and /sys mounted there.
-func unmountUnder(dir string) ([]string, error) {
-	ms, err := mounts()
-	if err != nil {
-		return nil, err
-	}
-	var points []string
-	for _, m := range ms {
-		if m.point == dir || strings.HasPrefix(m.point, dir+"/") {
-			points = append(points, m.point)
-		}
-	}
-	slices.Reverse(points) // mounted later, unmounted first
-	var errs []error
-	for _, p := range points {
-		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-			errs = append(errs, fmt.Errorf("umount %s: %w", p, err))
-		}
-	}
-	return points, errors.Join(errs...)
-}
-
-// removeAll removes dir once nothing is mounted under it: removing a
-// folder with the host's /dev or /sys mounted inside would reach the host.
-func removeAll(dir string) error {
-	if _, err := unmountUnder(dir); err != nil {
-		return err
-	}
-	if points, err := unmountUnder(dir); err != nil || len(points) > 0 {
-		return fmt.Errorf("remove %s: still mounted: %s", dir, strings.Join(points, " "))
-	}
-	return os.RemoveAll(dir)
-}
-
 // killGroup kills what is left of the process group pgid and returns it,
 // as "PID(COMMAND)".
 func killGroup(pgid int) []string {
@@ -271,7 +234,7 @@ func runQuiet(timeout time.Duration, env []string, name string, args ...string) 
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, aptget.LastLine(string(out)))
+		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, hostenv.LastLine(string(out)))
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"skiff/test/aptget"
+	"skiff/test/hostenv"
 	"slices"
 	"strings"
 	"time"
@@ -111,7 +111,7 @@ func (s *Suite) Run(ctx context.Context, runtimes []Runtime, opt Options) (*Repo
 		if nsMade {
 			unix.Unmount(ns, unix.MNT_DETACH)
 		}
-		if err := removeAll(work); err != nil {
+		if err := hostenv.RemoveAll(work); err != nil {
 			opt.Logf("%v", err)
 		}
 	}()
@@ -219,7 +219,7 @@ func versionOf(path string) string {
 	if err != nil {
 		return fmt.Sprintf("%s --version: %v", path, err)
 	}
-	return path + ": " + aptget.LastLine(strings.SplitN(string(out), "\n", 2)[0])
+	return path + ": " + hostenv.LastLine(strings.SplitN(string(out), "\n", 2)[0])
 }
 
 // quote quotes s for sh.
@@ -351,7 +351,7 @@ func cleanUp(tr *testRuntime, dir string, calls []string, cgroupsBefore map[stri
 	// delete left.
 	entries, _ = os.ReadDir(tr.state)
 	for _, e := range entries {
-		if err := removeAll(filepath.Join(tr.state, e.Name())); err != nil {
+		if err := hostenv.RemoveAll(filepath.Join(tr.state, e.Name())); err != nil {
 			return left, err
 		}
 	}
@@ -364,7 +364,7 @@ func cleanUp(tr *testRuntime, dir string, calls []string, cgroupsBefore map[stri
 	if err != nil {
 		return left, err
 	}
-	points, err := unmountUnder(dir)
+	points, err := hostenv.UnmountUnder(dir)
 	if len(points) > 0 {
 		slices.Reverse(points)
 		for i, p := range points {
@@ -375,5 +375,5 @@ func cleanUp(tr *testRuntime, dir string, calls []string, cgroupsBefore map[stri
 	if err != nil {
 		return left, err
 	}
-	return left, removeAll(dir)
+	return left, hostenv.RemoveAll(dir)
 }
