@@ -19,10 +19,11 @@ skiff stats web
 # Containers that share a network namespace talk over localhost: a pod.
 skiff run --rm --network container:web busybox wget -q -O - http://127.0.0.1:80/
 
-# On a named network, containers find each other by name:
+# On a named network, containers find each other by name (ping needs
+# CAP_NET_RAW, which skiff drops by default: chapter 10):
 skiff network create backend
 skiff run -d --name db --network backend busybox sleep 1000
-skiff run --rm --network backend busybox ping -c 1 db
+skiff run --rm --network backend --cap-add NET_RAW busybox ping -c 1 db
 
 # Stopping: SIGTERM, then SIGKILL after -t seconds (httpd, as PID 1, has
 # no SIGTERM handler):
@@ -38,7 +39,8 @@ skiff commit builder mine
 skiff run --rm mine cat /message
 skiff rm builder
 
-# Nothing is left: no container, no veth, no NAT table, no cgroup.
+# Nothing is left: no container, no veth, no NAT table, no container's
+# cgroup (their parent, /sys/fs/cgroup/skiff, stays until system prune).
 skiff ps -a
 ip -o link | cut -d: -f2
-ls /sys/fs/cgroup/skiff 2>/dev/null || echo "no skiff cgroups"
+ls -d /sys/fs/cgroup/skiff/*/ 2>/dev/null || echo "no container cgroups"

@@ -27,32 +27,9 @@ import (
 // with runc. Each run's table must be the expected one, row by row, and
 // the tables are logged as Markdown tables for the chapter.
 
-// seccompByDefault says whether skiff run applies a seccomp profile
-// when not told otherwise. The suite reports the container's seccomp
-// mode, and the test fails when the two disagree: set it to true when
-// skiff run gets its default profile, and the afterSeccomp rows of the
-// modes below become their expectations.
-const seccompByDefault = true
-
 // expected maps an attempt to its expected line: "BLOCKED EPERM" (the
 // verdict and the code), or the verdict alone when the code may vary.
 type expected map[string]string
-
-// attackMode is one way of running a container under skiff run.
-type attackMode struct {
-	heading string   // the column's heading in the logged table
-	flags   []string // skiff run's flags
-	// needs is a flag that skiff run --help must list for the mode to
-	// run: modes of features not merged yet are written down already,
-	// and run as soon as the flag exists.
-	needs string
-	want  expected
-	// afterSeccomp are the rows that change once skiff run applies a
-	// seccomp profile by default (seccompByDefault): Docker's profile
-	// refuses add_key, keyctl and unshare or clone of namespaces to a
-	// container without CAP_SYS_ADMIN.
-	afterSeccomp expected
-}
 
 // inChroot is lesson 01's jail: a chroot, as root with every capability.
 // Everything escapes but a user namespace, which the kernel refuses to a
@@ -82,8 +59,9 @@ var inChroot = expected{
 	"kexec":          "ESCAPED EINVAL",
 }
 
-// confined is what every container that keeps root but gets none of the
-// dangerous capabilities should see: skiff's default, runc's spec.
+// confined is what a container that keeps root but none of the
+// dangerous capabilities, and has no seccomp filter, sees: runc's default
+// spec. The keyrings and nested user namespaces are open to it.
 var confined = expected{
 	"chroot-escape":  "BLOCKED same-root",
 	"proc-kcore":     "BLOCKED masked",
@@ -109,41 +87,45 @@ var confined = expected{
 	"kexec":          "BLOCKED EPERM",
 }
 
-// asUser1000 is a container whose user is not root: no capabilities
-// at all, and the host's files in /proc and /sys are not its to write.
-var asUser1000 = with(confined, expected{
+// filtered is confined under skiff's default seccomp profile, which
+// refuses add_key and keyctl, and unshare or clone of namespaces, to a
+// container without CAP_SYS_ADMIN: every attempt is blocked.
+var filtered = with(confined, expected{"keyring": "BLOCKED EPERM", "nested-userns": "BLOCKED EPERM"})
+
+// asUser1000 is what changes when the container's user is not root: no
+// capabilities at all, and the host's files in /proc and /sys are not
+// its to write; but a setuid-root program makes it root again.
+var asUser1000 = expected{
 	"sysrq-trigger":  "BLOCKED EACCES",
 	"proc-sys-write": "BLOCKED EACCES",
 	"mknod-disk":     "BLOCKED EACCES", // /dev is root's
 	"dev-mem":        "BLOCKED EACCES",
 	"chroot-escape":  "BLOCKED EPERM",
 	"setuid-exec":    "ESCAPED euid-0",
-})
+}
 
-var seccompFlips = expected{"keyring": "BLOCKED EPERM", "nested-userns": "BLOCKED EPERM"}
+// attackMode is one way of running a container under skiff run.
+type attackMode struct {
+	heading string   // the column's heading in the logged table
+	flags   []string // skiff run's flags
+	seccomp bool     // whether the container has a seccomp filter
+	want    expected
+}
 
 var attackModes = []attackMode{
+	{heading: "skiff run", seccomp: true, want: filtered},
+	{heading: "skiff run -u 1000", flags: []string{"-u", "1000:1000"}, seccomp: true, want: with(filtered, asUser1000)},
 	{
-		heading: "skiff run",
-		// skiff keeps Docker's CAP_NET_RAW: a packet socket opens. For
-		// this row to say BLOCKED too, skiff would have to drop it.
-		want:         with(confined, expected{"raw-socket": "ESCAPED socket"}),
-		afterSeccomp: seccompFlips,
-	},
-	{
-		heading: "skiff run -u 1000",
-		flags:   []string{"-u", "1000:1000"},
-		// setuid-exec escapes: skiff run does not set no_new_privs.
-		want:         asUser1000,
-		afterSeccomp: seccompFlips,
+		heading: "skiff run -u 1000 --security-opt no-new-privileges",
+		flags:   []string{"-u", "1000:1000", "--security-opt", "no-new-privileges"},
+		seccomp: true,
+		want:    with(with(filtered, asUser1000), expected{"setuid-exec": "BLOCKED no_new_privs"}),
 	},
 	{
 		// Docker's --privileged: every capability, no masked or
-		// read-only path, every device, no seccomp. Written before the
-		// flag was merged: the first run will tell.
+		// read-only path, every device, no seccomp.
 		heading: "skiff run --privileged",
 		flags:   []string{"--privileged"},
-		needs:   "--privileged",
 		want: with(inChroot, expected{
 			"chroot-escape": "BLOCKED same-root", // pivot_root still
 			"nested-userns": "ESCAPED userns",
@@ -155,17 +137,14 @@ var attackModes = []attackMode{
 	{
 		// Root inside is an unprivileged user outside: the host's files
 		// are not its own, and capabilities count in its namespaces only.
-		// Written before the flag was merged: the first run will tell.
 		heading: "skiff run --userns private",
 		flags:   []string{"--userns", "private"},
-		needs:   "--userns",
-		want: with(confined, expected{
+		seccomp: true,
+		want: with(filtered, expected{
 			"sysrq-trigger":  "BLOCKED EACCES",
 			"proc-sys-write": "BLOCKED EACCES",
 			"sys-write":      "BLOCKED",
-			"raw-socket":     "ESCAPED socket",
 		}),
-		afterSeccomp: seccompFlips,
 	},
 }
 
@@ -199,13 +178,11 @@ func with(base, changes expected) expected {
 	return e
 }
 
-// TestAttack runs the suite under each of skiff run's modes whose flag
-// skiff has.
+// TestAttack runs the suite under each of skiff run's modes.
 func TestAttack(t *testing.T) {
 	rootfs := attackRootfs(t)
 	must(t, "import", rootfs, "attack")
 	defer skiff(t, "rmi", "attack")
-	help := must(t, "run", "--help")
 	var headings []string
 	var tables []attack.Table
 	if _, err := os.Stat("/vm/lesson.test"); err == nil {
@@ -219,24 +196,14 @@ func TestAttack(t *testing.T) {
 		t.Log("chroot (lesson 01): not run, its escapes are real: in the VM only")
 	}
 	for _, mode := range attackModes {
-		if mode.needs != "" && !strings.Contains(help, mode.needs+" ") {
-			t.Logf("%s: not run, skiff run has no %s flag", mode.heading, mode.needs)
-			continue
-		}
 		args := append(append([]string{"run", "--rm"}, mode.flags...), "attack", "/attack/skiff-attack")
 		out := must(t, args...)
 		t.Logf("skiff %s:\n%s", strings.Join(args, " "), out)
 		table := parseAttacks(t, mode.heading, out)
-		want := mode.want
-		if mode.afterSeccomp != nil {
-			if on := table.Process["seccomp"] != "0"; on != seccompByDefault {
-				t.Errorf("%s: the container's seccomp mode is %s, but seccompByDefault is %v: change it", mode.heading, table.Process["seccomp"], seccompByDefault)
-			}
-			if seccompByDefault {
-				want = with(want, mode.afterSeccomp)
-			}
+		if on := table.Process["seccomp"] != "0"; on != mode.seccomp {
+			t.Errorf("%s: the container's seccomp mode is %s, want a filter: %v", mode.heading, table.Process["seccomp"], mode.seccomp)
 		}
-		checkAttacks(t, mode.heading, table, want)
+		checkAttacks(t, mode.heading, table, mode.want)
 		headings, tables = append(headings, mode.heading), append(tables, table)
 	}
 	t.Logf("the attack suite under skiff run:\n%s", attack.Markdown(headings, tables))
@@ -261,7 +228,7 @@ func TestCgroupAttackRuncSpec(t *testing.T) {
 	// and sets no_new_privs (the setuid bit is ignored).
 	runcSpec := expected{"chroot-escape": "BLOCKED EPERM", "image-devnode": "BLOCKED EPERM"}
 	wants := map[uint32]expected{0: with(confined, runcSpec),
-		1000: with(asUser1000, with(runcSpec, expected{"setuid-exec": "BLOCKED no_new_privs"}))}
+		1000: with(with(confined, asUser1000), with(runcSpec, expected{"setuid-exec": "BLOCKED no_new_privs"}))}
 	var headings []string
 	var tables []attack.Table
 	for _, runtime := range runtimes {

@@ -66,7 +66,7 @@ func TestDockerFlagSemantics(t *testing.T) {
 // TestHostnames: -h NAME is in the container's /etc/hosts on a bridge
 // network too, so that it resolves; --network host keeps the host's name.
 func TestHostnames(t *testing.T) {
-	out := must(t, "run", "--rm", "-h", "myhost", "busybox", "sh", "-c", "grep -w myhost /etc/hosts && ping -c 1 -W 2 myhost >/dev/null && echo resolved")
+	out := must(t, "run", "--rm", "-h", "myhost", "--cap-add", "NET_RAW", "busybox", "sh", "-c", "grep -w myhost /etc/hosts && ping -c 1 -W 2 myhost >/dev/null && echo resolved")
 	if !strings.HasSuffix(out, "resolved\n") {
 		t.Errorf("-h myhost on a bridge network: %q", out)
 	}

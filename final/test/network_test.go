@@ -42,9 +42,11 @@ func TestNetworkIsolation(t *testing.T) {
 	}
 	www := t.TempDir()
 	os.WriteFile(filepath.Join(www, "index.html"), []byte("b's page\n"), 0o644)
-	detached(t, "a1", "--network", "isola", "busybox", "sleep", "300")
+	// ping needs CAP_NET_RAW: without it, every ping would fail, and
+	// the checks that a ping must fail would prove nothing.
+	detached(t, "a1", "--network", "isola", "--cap-add", "NET_RAW", "busybox", "sleep", "300")
 	detached(t, "a2", "--network", "isola", "busybox", "sleep", "300")
-	detached(t, "b1", "--network", "isolb", "-p", "8091:80", "-v", www+":/www", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	detached(t, "b1", "--network", "isolb", "--cap-add", "NET_RAW", "-p", "8091:80", "-v", www+":/www", "busybox", "httpd", "-f", "-p", "80", "-h", "/www")
 	detached(t, "outside", "--network", "none", "busybox", "sleep", "300")
 	a1, b1 := addressOf(t, "a1"), addressOf(t, "b1")
 

@@ -79,9 +79,10 @@ func TestRunIsolation(t *testing.T) {
 	}
 }
 
-// dockerCaps is the bounding set a container's processes get: Docker's
-// default capabilities, 0xa80425fb, less CAP_MKNOD (bit 27).
-const dockerCaps = "00000000a00425fb"
+// defaultCaps is the bounding set a container's processes get: Docker's
+// default capabilities, 0xa80425fb, less CAP_MKNOD (bit 27) and
+// CAP_NET_RAW (bit 13).
+const defaultCaps = "00000000a00405fb"
 
 // TestCapabilitiesOfTheCommand: the bounding set is per thread, and init
 // must drop it on the very thread that execs the command. Run a few
@@ -91,8 +92,8 @@ func TestCapabilitiesOfTheCommand(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		for _, args := range [][]string{{"run", "--rm"}, {"run", "--rm", "--init"}} {
 			out := must(t, append(args, "busybox", "grep", "CapBnd", "/proc/self/status")...)
-			if got := strings.TrimSpace(strings.TrimPrefix(out, "CapBnd:")); got != dockerCaps {
-				t.Fatalf("%v: CapBnd %s, want %s", args, got, dockerCaps)
+			if got := strings.TrimSpace(strings.TrimPrefix(out, "CapBnd:")); got != defaultCaps {
+				t.Fatalf("%v: CapBnd %s, want %s", args, got, defaultCaps)
 			}
 		}
 	}
@@ -330,7 +331,7 @@ func TestNetworksByName(t *testing.T) {
 	if ip := inspect(t, "alpha").Network.IP; !strings.HasPrefix(ip, "10.123.0.") {
 		t.Errorf("alpha's address %s is not on testnet", ip)
 	}
-	if r := skiff(t, "run", "--rm", "--network", "testnet", "busybox", "ping", "-c", "1", "-W", "5", "alpha"); r.status != 0 {
+	if r := skiff(t, "run", "--rm", "--network", "testnet", "--cap-add", "NET_RAW", "busybox", "ping", "-c", "1", "-W", "5", "alpha"); r.status != 0 {
 		t.Errorf("ping alpha by name: %d %s %s", r.status, r.stdout, r.stderr)
 	}
 	if ls := must(t, "network", "ls"); !strings.Contains(ls, "testnet") || !strings.Contains(ls, "10.123.0.0/24") {

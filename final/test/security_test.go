@@ -25,14 +25,14 @@ func capEff(t *testing.T, args ...string) string {
 // TestCapabilityFlags: --cap-drop and --cap-add change the capabilities
 // the command has, in Docker's spellings; unknown names are refused.
 func TestCapabilityFlags(t *testing.T) {
-	if got := capEff(t); got != "00000000a00425fb" {
-		t.Errorf("default CapEff %s, want Docker's set less CAP_MKNOD, 00000000a00425fb", got)
+	if got := capEff(t); got != defaultCaps {
+		t.Errorf("default CapEff %s, want Docker's set less CAP_MKNOD and CAP_NET_RAW, %s", got, defaultCaps)
 	}
 	if got := capEff(t, "--cap-drop", "ALL", "--cap-add", "net_bind_service"); got != "0000000000000400" {
 		t.Errorf("--cap-drop ALL --cap-add net_bind_service: CapEff %s, want 0000000000000400", got)
 	}
-	if got := capEff(t, "--cap-drop", "CAP_NET_RAW", "--cap-drop", "chown"); got != "00000000a00405fa" {
-		t.Errorf("--cap-drop NET_RAW --cap-drop chown: CapEff %s, want 00000000a00405fa", got)
+	if got := capEff(t, "--cap-add", "CAP_NET_RAW", "--cap-drop", "chown"); got != "00000000a00425fa" {
+		t.Errorf("--cap-add NET_RAW --cap-drop chown: CapEff %s, want 00000000a00425fa", got)
 	}
 	if r := skiff(t, "run", "--rm", "--network", "none", "busybox", "mount", "-t", "tmpfs", "t", "/mnt"); r.status == 0 {
 		t.Error("mount worked without CAP_SYS_ADMIN")
@@ -50,6 +50,24 @@ func TestCapabilityFlags(t *testing.T) {
 		r := skiff(t, append(append([]string{"run", "--rm"}, bad...), "busybox", "true")...)
 		if r.status != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 			t.Errorf("%v: status %d, %q: want 125 and one line", bad, r.status, r.stderr)
+		}
+	}
+}
+
+// TestPingWithoutNetRaw: without CAP_NET_RAW, busybox's ping (raw ICMP
+// sockets only) is refused; with --cap-add NET_RAW it works. Every group
+// may open ICMP datagram sockets instead, in the container's own network
+// namespace.
+func TestPingWithoutNetRaw(t *testing.T) {
+	if r := skiff(t, "run", "--rm", "--network", "none", "busybox", "ping", "-c", "1", "-W", "1", "127.0.0.1"); r.status == 0 ||
+		!strings.Contains(r.stderr, "permission denied") {
+		t.Errorf("ping without CAP_NET_RAW: status %d, %q", r.status, r.stderr)
+	}
+	must(t, "run", "--rm", "--network", "none", "--cap-add", "NET_RAW", "busybox", "ping", "-c", "1", "-W", "1", "127.0.0.1")
+	for _, args := range [][]string{{"--network", "none"}, {"-u", "1000:1000"}} {
+		out := must(t, append(append([]string{"run", "--rm"}, args...), "busybox", "cat", "/proc/sys/net/ipv4/ping_group_range")...)
+		if strings.Join(strings.Fields(out), " ") != "0 2147483647" {
+			t.Errorf("%v: ping_group_range %q, want every group", args, out)
 		}
 	}
 }

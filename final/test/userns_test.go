@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -430,5 +431,72 @@ func TestUsernsRunPod(t *testing.T) {
 	res = skiff(t, "run", "--rm", "--userns", "private", "--network", "host", "busybox", "true")
 	if res.status == 0 || strings.Count(strings.TrimSpace(res.stderr), "\n") > 0 {
 		t.Errorf("--userns private --network host: status %d, %q: want a one-line refusal", res.status, res.stderr)
+	}
+}
+
+// TestUsernsByHand is chapter 10's exercise 2 done by a test: an
+// ordinary user (1000) makes a user namespace with unshare, and root,
+// outside it, writes its maps as newuidmap and newgidmap would once
+// /etc/subuid and /etc/subgid give the user 100000-165535: the user
+// itself is root inside, and the IDs from 1 up are the range. A file
+// root makes inside is the user's on the host; one given to uid 1
+// inside is 100000's.
+func TestUsernsByHand(t *testing.T) {
+	dir, err := os.MkdirTemp("", "byhand")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	// The shell that unshare starts had no map when it began, so no
+	// capabilities inside either: it execs a new one, root in the
+	// namespace now, which gets them all there.
+	script := `read go; exec sh -c 'id -u; cat /proc/self/uid_map; touch "$1/root" "$1/one" && chown 1:1 "$1/one"' sh "$1"`
+	cmd := exec.Command("unshare", "-U", "sh", "-c", script, "sh", dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 1000, Gid: 1000}}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	pid := cmd.Process.Pid
+	mine, _ := os.Readlink("/proc/self/ns/user")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid)); ns != "" && ns != mine {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unshare -U made no user namespace: %s", out.String())
+		}
+	}
+	for _, m := range []string{"uid_map", "gid_map"} {
+		path := fmt.Sprintf("/proc/%d/%s", pid, m)
+		if err := os.WriteFile(path, []byte("0 1000 1\n1 100000 65535\n"), 0); err != nil {
+			t.Fatalf("write %s: %v", path, err)
+		}
+	}
+	stdin.Write([]byte("go\n"))
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sh in the user namespace: %v\n%s", err, out.String())
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		lines = append(lines, strings.Join(strings.Fields(l), " "))
+	}
+	if want := []string{"0", "0 1000 1", "1 100000 65535"}; !slices.Equal(lines, want) {
+		t.Errorf("inside: %q, want %q", lines, want)
+	}
+	for name, owner := range map[string]uint32{"root": 1000, "one": 100000} {
+		var st unix.Stat_t
+		if err := unix.Stat(filepath.Join(dir, name), &st); err != nil || st.Uid != owner || st.Gid != owner {
+			t.Errorf("%s: %v, owner %d:%d on the host, want %d:%d", name, err, st.Uid, st.Gid, owner, owner)
+		}
 	}
 }

@@ -11,16 +11,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Docker's default capabilities but CAP_MKNOD. Root in the container keeps
-// these; every other one (CAP_SYS_ADMIN to mount, CAP_SYS_TIME to set the
-// host's clock, CAP_SYS_MODULE...) is dropped from the bounding set, so
-// the command cannot have it after exec. Docker keeps CAP_MKNOD and lets
-// its device allowlist stop the nodes that matter; skiff has the same
-// allowlist (package cgroups/devices) and drops CAP_MKNOD as well: two
-// locks on the host's disks and /dev/kmsg.
+// Docker's default capabilities but CAP_MKNOD and CAP_NET_RAW. Root in the
+// container keeps these; every other one (CAP_SYS_ADMIN to mount,
+// CAP_SYS_TIME to set the host's clock, CAP_SYS_MODULE...) is dropped
+// from the bounding set, so the command cannot have it after exec.
+//
+// Docker keeps CAP_MKNOD and lets its device allowlist stop the nodes that
+// matter; skiff has the same allowlist (package cgroups/devices) and drops
+// CAP_MKNOD as well: two locks on the host's disks and /dev/kmsg.
+//
+// Docker keeps CAP_NET_RAW for ping. It also opens packet sockets, which
+// see and forge whole frames on the container's links: ARP replies that
+// make the bridge send a neighbour's traffic to the container. skiff drops
+// it, as Podman does; ping needs --cap-add NET_RAW (busybox's ping has no
+// fallback to the unprivileged ICMP sockets of net.ipv4.ping_group_range).
 var kept = []string{
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
-	"CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SYS_CHROOT", "CAP_AUDIT_WRITE", "CAP_SETFCAP",
+	"CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_AUDIT_WRITE", "CAP_SETFCAP",
 }
 
 // Kept lists the capabilities a skiff container keeps, as the OCI runtime

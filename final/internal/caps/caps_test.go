@@ -22,13 +22,14 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestDefaultIsDockersWithoutMknod(t *testing.T) {
+func TestDefaultIsDockersWithoutMknodAndNetRaw(t *testing.T) {
 	sets, err := ParseSets(Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Docker's default bounding set is 0xa80425fb; skiff drops CAP_MKNOD (27).
-	if want := Set(0xa80425fb &^ (1 << 27)); sets.Bounding != want || sets.Effective != want || sets.Permitted != want {
+	// Docker's default bounding set is 0xa80425fb; skiff drops CAP_MKNOD
+	// (27) and CAP_NET_RAW (13).
+	if want := Set(0xa80425fb &^ (1<<27 | 1<<13)); sets.Bounding != want || sets.Effective != want || sets.Permitted != want {
 		t.Errorf("default sets %#x %#x %#x, want %#x", sets.Bounding, sets.Effective, sets.Permitted, want)
 	}
 	if sets, _ := ParseSets(&specs.LinuxCapabilities{}); sets != (Sets{}) {

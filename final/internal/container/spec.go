@@ -2,6 +2,7 @@ package container
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -44,6 +45,9 @@ func (cfg *Config) Spec(dir, cgroupsPath string, joined map[specs.LinuxNamespace
 		},
 	}
 	cfg.applyUserNamespace(spec, joined[specs.UserNamespace])
+	if cfg.Network.Mode.OwnNamespace() && joined[specs.NetworkNamespace] == "" {
+		spec.Linux.Sysctl = map[string]string{"net.ipv4.ping_group_range": cfg.pingGroups()}
+	}
 	if cfg.Init {
 		spec.Annotations = map[string]string{initproc.ReaperAnnotation: "true"}
 	}
@@ -58,6 +62,18 @@ func (cfg *Config) Spec(dir, cgroupsPath string, joined map[specs.LinuxNamespace
 		unconfine(spec)
 	}
 	return spec
+}
+
+// pingGroups lets every group of the container open ICMP datagram
+// sockets, which ping without CAP_NET_RAW (as Docker does): its own
+// network namespace is all they reach. In a user namespace, only the
+// container's mapped groups are valid.
+func (cfg *Config) pingGroups() string {
+	last := int64(math.MaxInt32)
+	if cfg.UserNS != nil {
+		last = int64(cfg.UserNS.Size) - 1
+	}
+	return fmt.Sprintf("0 %d", last)
 }
 
 // unconfine is --privileged: every device, as the host's own nodes and

@@ -47,8 +47,8 @@ func TestSpec(t *testing.T) {
 		}
 	}
 	bounding := back.Process.Capabilities.Bounding
-	if len(bounding) != 13 || slices.Contains(bounding, "CAP_MKNOD") || slices.Contains(bounding, "CAP_SYS_ADMIN") || !slices.Contains(bounding, "CAP_CHOWN") {
-		t.Errorf("bounding capabilities %v: want Docker's 14 less CAP_MKNOD", bounding)
+	if len(bounding) != 12 || slices.Contains(bounding, "CAP_MKNOD") || slices.Contains(bounding, "CAP_NET_RAW") || slices.Contains(bounding, "CAP_SYS_ADMIN") || !slices.Contains(bounding, "CAP_CHOWN") {
+		t.Errorf("bounding capabilities %v: want Docker's 14 less CAP_MKNOD and CAP_NET_RAW", bounding)
 	}
 	r := back.Linux.Resources
 	if *r.Memory.Limit != 64<<20 || *r.CPU.Quota != 50000 || *r.CPU.Period != 100000 || *r.Pids.Limit != 20 || len(r.Devices) != len(cgroups.DefaultDevices) {
@@ -62,6 +62,33 @@ func TestSpec(t *testing.T) {
 	for _, ns := range cfg.Spec("/d", "p/ID", nil).Linux.Namespaces {
 		if ns.Type == specs.NetworkNamespace {
 			t.Error("--network host has a network namespace of its own in the spec")
+		}
+	}
+}
+
+// TestPingGroups: a container with a network namespace of its own lets
+// its groups ping without CAP_NET_RAW; one that joins another's, or the
+// host's, changes nothing there.
+func TestPingGroups(t *testing.T) {
+	const key = "net.ipv4.ping_group_range"
+	cfg := valid("web")
+	cfg.Network = NetworkConfig{Mode: BridgeNetwork}
+	if got := cfg.Spec("/d", "p/ID", nil).Linux.Sysctl[key]; got != "0 2147483647" {
+		t.Errorf("bridge: %s = %q, want every group", key, got)
+	}
+	cfg.UserNS = &UserNamespace{UID: 100000, GID: 100000, Size: 65536}
+	if got := cfg.Spec("/d", "p/ID", nil).Linux.Sysctl[key]; got != "0 65535" {
+		t.Errorf("--userns private: %s = %q, want the mapped groups", key, got)
+	}
+	cfg.UserNS = nil
+	for _, n := range []NetworkConfig{{Mode: HostNetwork}, {Mode: ContainerNetwork, Join: "other"}} {
+		cfg.Network = n
+		joined := map[specs.LinuxNamespaceType]string{}
+		if n.Mode == ContainerNetwork {
+			joined[specs.NetworkNamespace] = "/proc/7/ns/net"
+		}
+		if s := cfg.Spec("/d", "p/ID", joined).Linux.Sysctl; s != nil {
+			t.Errorf("--network %s: sysctls %v", n.Mode, s)
 		}
 	}
 }

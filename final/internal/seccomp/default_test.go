@@ -142,6 +142,7 @@ func TestDefaultAllows(t *testing.T) {
 		{native, unix.SYS_READ, nil}, {native, unix.SYS_WRITE, nil}, {native, unix.SYS_OPENAT, nil},
 		{native, unix.SYS_EXECVE, nil}, {native, unix.SYS_EXIT_GROUP, nil}, {native, unix.SYS_MMAP, nil},
 		{native, unix.SYS_FUTEX, nil}, {native, unix.SYS_EPOLL_PWAIT, nil}, {native, unix.SYS_STATX, nil},
+		{native, unix.SYS_MKDIR, nil}, {native, unix.SYS_MKDIRAT, nil}, // chapter 10's exercise 1 blocks them
 		{native, unix.SYS_RT_SIGRETURN, nil}, {native, unix.SYS_WAIT4, nil}, {native, unix.SYS_SETUID, nil},
 		{native, unix.SYS_CHROOT, nil}, // skiff keeps CAP_SYS_CHROOT
 		{native, unix.SYS_CLONE, []uint64{glibcFork}}, {native, unix.SYS_CLONE, []uint64{glibcThread}},
@@ -151,7 +152,7 @@ func TestDefaultAllows(t *testing.T) {
 		{native, unix.SYS_SOCKET, []uint64{unix.AF_INET, unix.SOCK_STREAM, 0}},
 		{native, unix.SYS_SOCKET, []uint64{unix.AF_UNIX, unix.SOCK_DGRAM, 0}},
 		{native, unix.SYS_SOCKET, []uint64{unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE}},
-		{native, unix.SYS_SOCKET, []uint64{unix.AF_PACKET, unix.SOCK_RAW, 0}}, // CAP_NET_RAW decides
+		{native, unix.SYS_SOCKET, []uint64{unix.AF_PACKET, unix.SOCK_RAW, 0}}, // CAP_NET_RAW decides (skiff drops it)
 		{native, unix.SYS_SOCKET, []uint64{unix.AF_NFC, unix.SOCK_SEQPACKET, 0}},
 		{native, unix.SYS_SOCKET, []uint64{unix.AF_XDP, unix.SOCK_RAW, 0}},
 		{native, unix.SYS_GETXATTRAT, nil}, {native, unix.SYS_SECCOMP, nil}, {native, unix.SYS_PRCTL, nil},
