@@ -27,6 +27,8 @@ var ctrScenarios = []scenario{
 	{"ps", ctrPs},
 	{"rm", ctrRm},
 	{"create-error", ctrCreateError},
+	{"seccomp", ctrSeccomp},
+	{"userns", ctrUserns},
 }
 
 func ctrEcho(t *testing.T, ctx context.Context, e *Env) {
@@ -40,12 +42,27 @@ func ctrEcho(t *testing.T, ctx context.Context, e *Env) {
 	}
 }
 
+// ctrExitCode checks exit codes and the two output streams. ctr 1.6
+// cancels the copy of a container's output once the task has exited,
+// and the last bytes of one stream are lost now and then (about one run
+// in ten here, with runc too): a run whose code is right but whose output
+// is short is tried again, twice at most.
 func ctrExitCode(t *testing.T, ctx context.Context, e *Env) {
 	for _, code := range []int{3, 0, 255} {
 		id := fmt.Sprintf("ctr-exit-code-%d", code)
-		r := runCmd(t, e.CtrRun(ctx, "--rm", Image, id, "sh", "-c", fmt.Sprintf("echo out; echo err >&2; exit %d", code)))
-		if r.code != code || r.stdout != "out\n" || !strings.Contains(r.stderr, "err\n") {
-			t.Errorf("exit %d: got exit code %d, stdout %q, stderr %q", code, r.code, r.stdout, r.stderr)
+		for try := 1; ; try++ {
+			r := runCmd(t, e.CtrRun(ctx, "--rm", Image, id, "sh", "-c", fmt.Sprintf("echo out; echo err >&2; exit %d", code)))
+			if r.code != code {
+				t.Errorf("exit %d: got exit code %d, stdout %q, stderr %q", code, r.code, r.stdout, r.stderr)
+			}
+			if r.stdout == "out\n" && strings.Contains(r.stderr, "err\n") {
+				break
+			}
+			if try == 3 {
+				t.Errorf("exit %d: stdout %q, stderr %q, %d times", code, r.stdout, r.stderr, try)
+				break
+			}
+			t.Logf("exit %d: ctr lost output (stdout %q, stderr %q): again", code, r.stdout, r.stderr)
 		}
 	}
 }
@@ -182,21 +199,60 @@ func ctrCreateError(t *testing.T, ctx context.Context, e *Env) {
 	checkCtrGone(t, ctx, e, id)
 }
 
+// ctrSeccomp runs a container with containerd's default seccomp profile
+// (ctr run --seccomp, Docker's): the runtime installs the spec's filter,
+// and a nested user namespace is refused, as under skiff run.
+func ctrSeccomp(t *testing.T, ctx context.Context, e *Env) {
+	id := "ctr-seccomp"
+	since := len(e.Calls())
+	// One stream, and the exit code last: see ctrExitCode.
+	r := runCmd(t, e.CtrRun(ctx, "--rm", "--seccomp", Image, id, "sh", "-c", "grep Seccomp: /proc/self/status; unshare -U true 2>&1; exit 7"))
+	if r.code != 7 || !strings.Contains(r.stdout, "Seccomp:\t2") || !strings.Contains(r.stdout, "Operation not permitted") {
+		t.Errorf("exit code %d, stdout %q, stderr %q: want seccomp mode 2 and unshare refused", r.code, r.stdout, r.stderr)
+	}
+	calledSince(t, e, since, "create", id, "")
+	checkCtrGone(t, ctx, e, id)
+}
+
+// ctrUserns runs a container in a user namespace (ctr run --uidmap, with
+// a snapshot whose files containerd shifted): root inside is 100000 on
+// the host.
+func ctrUserns(t *testing.T, ctx context.Context, e *Env) {
+	id := "ctr-userns"
+	since := len(e.Calls())
+	output(t, e.CtrRun(ctx, "-d", "--null-io", "--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536", Image, id, "sleep", "1000"))
+	t.Cleanup(func() { deleteCtr(t, e, id) })
+	calledSince(t, e, since, "create", id, "")
+	pid := ctrTaskPID(t, ctx, e, id, "RUNNING")
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil || !regexp.MustCompile(`(?m)^Uid:\s+100000\s+100000\s+100000\s+100000$`).Match(status) {
+		t.Errorf("the container's process on the host: %v\n%s: want uid 100000", err, status)
+	}
+	uidMap, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", pid))
+	if err != nil || strings.Join(strings.Fields(string(uidMap)), " ") != "0 100000 65536" {
+		t.Errorf("uid_map %q (%v), want 0 100000 65536", uidMap, err)
+	}
+}
+
 // startCtrDetached starts a container with ctr run -d, removed at the
 // end of the test.
 func startCtrDetached(t *testing.T, ctx context.Context, e *Env, id string, args ...string) {
 	t.Helper()
 	output(t, e.CtrRun(ctx, append([]string{"-d", "--null-io", Image, id}, args...)...))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		for _, args := range [][]string{{"task", "delete", "--force", id}, {"containers", "delete", id}} {
-			if r := runCmd(t, e.Ctr(ctx, args...)); r.code != 0 {
-				t.Errorf("ctr %s: %s", strings.Join(args, " "), r.stderr)
-			}
+	t.Cleanup(func() { deleteCtr(t, e, id) })
+}
+
+// deleteCtr deletes a detached container's task and the container, and
+// checks that nothing of it is left.
+func deleteCtr(t *testing.T, e *Env, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, args := range [][]string{{"task", "delete", "--force", id}, {"containers", "delete", id}} {
+		if r := runCmd(t, e.Ctr(ctx, args...)); r.code != 0 {
+			t.Errorf("ctr %s: %s", strings.Join(args, " "), r.stderr)
 		}
-		checkCtrGone(t, ctx, e, id)
-	})
+	}
+	checkCtrGone(t, ctx, e, id)
 }
 
 // ctrTaskPID waits until ctr task ls shows the container's task with the

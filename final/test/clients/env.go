@@ -106,6 +106,12 @@ func Start(ctx context.Context, cfg Config) (env *Env, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Searchable by all, as /var/lib/containerd is: root in a container
+	// with a user namespace is another user here, and its runtime must
+	// reach the bundle's rootfs below.
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return nil, err
+	}
 	// Named after this process: runs at the same time do not share
 	// cgroups, and a leftover says whose it was.
 	name := fmt.Sprintf("skiff-clients-%d", os.Getpid())
@@ -220,12 +226,22 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 
 func (e *Env) startContainerd(ctx context.Context) error {
 	dir := filepath.Join(e.Dir, "containerd")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return err
 	}
 	config := filepath.Join(dir, "config.toml")
 	text := fmt.Sprintf(containerdConfig, filepath.Join(dir, "root"), e.StateDir, e.containerdSock, e.containerdSock+".ttrpc")
 	if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
+		return err
+	}
+	// The runtime under test is also the daemons' "runc", first on their
+	// PATH (startDaemon): ctr 1.6 loses --runc-binary when --uidmap makes it set task
+	// options of its own, and its shim then runs the "runc" it finds.
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o700); err != nil {
+		return err
+	}
+	if err := os.Symlink(e.runtime, filepath.Join(bin, "runc")); err != nil {
 		return err
 	}
 	d, err := e.startDaemon("containerd", filepath.Join(e.Dir, "containerd.log"), "containerd", "--config", config)
@@ -282,6 +298,7 @@ func (e *Env) startDaemon(name, log string, args ...string) (*daemon, error) {
 	defer out.Close()
 	d := &daemon{name: name, log: log, done: make(chan struct{})}
 	d.cmd = exec.Command(args[0], args[1:]...)
+	d.cmd.Env = append(os.Environ(), "PATH="+filepath.Join(e.Dir, "containerd", "bin")+":"+os.Getenv("PATH"))
 	d.cmd.Stdout, d.cmd.Stderr = out, out
 	d.cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
