@@ -155,3 +155,20 @@ func TestCommitKeepsTheProcess(t *testing.T) {
 		t.Errorf("the committed image's ENV with --change: %q", out)
 	}
 }
+
+// TestIPCSharesShm: a container that joins another's IPC namespace sees
+// its /dev/shm, both ways, as Docker's --ipc container:NAME does; its own
+// mount there is a bind, not a tmpfs of its own.
+func TestIPCSharesShm(t *testing.T) {
+	detached(t, "shmowner", "--network", "none", "busybox", "sh", "-c", "echo from-owner > /dev/shm/a; sleep 100")
+	detached(t, "shmjoiner", "--network", "none", "--ipc", "container:shmowner", "busybox", "sh", "-c", "echo from-joiner > /dev/shm/b; sleep 100")
+	waitFor(t, "the joiner's file", func() bool { return skiff(t, "exec", "shmowner", "cat", "/dev/shm/b").stdout == "from-joiner\n" })
+	if out := must(t, "exec", "shmjoiner", "cat", "/dev/shm/a"); out != "from-owner\n" {
+		t.Errorf("the joiner reads the owner's /dev/shm/a: %q", out)
+	}
+	a := must(t, "exec", "shmowner", "stat", "-c", "%d:%i", "/dev/shm")
+	b := must(t, "exec", "shmjoiner", "stat", "-c", "%d:%i", "/dev/shm")
+	if a != b {
+		t.Errorf("/dev/shm is %s in the owner and %s in the joiner: not the same folder", a, b)
+	}
+}

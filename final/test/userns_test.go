@@ -412,9 +412,13 @@ func TestUsernsRunPod(t *testing.T) {
 	if limit != "67108864" {
 		t.Errorf("the memory limit of a container in a user namespace: %q, want 67108864", limit)
 	}
-	detached(t, "unmember", "--userns", "private", "--network", "container:unweb", "busybox", "sleep", "300")
+	detached(t, "unmember", "--userns", "private", "--network", "container:unweb", "--ipc", "container:unweb", "busybox", "sleep", "300")
 	a, b := pidOf(t, "unweb"), pidOf(t, "unmember")
-	for ns, same := range map[string]bool{"user": true, "net": true, "pid": false, "mnt": false} {
+	must(t, "exec", "unweb", "sh", "-c", "echo shared > /dev/shm/f")
+	if out := must(t, "exec", "unmember", "cat", "/dev/shm/f"); out != "shared\n" {
+		t.Errorf("the pod's member does not see its owner's /dev/shm: %q", out)
+	}
+	for ns, same := range map[string]bool{"user": true, "net": true, "ipc": true, "pid": false, "mnt": false} {
 		x, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", a, ns))
 		y, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", b, ns))
 		if (x == y) != same {

@@ -45,6 +45,9 @@ func (cfg *Config) Spec(dir, cgroupsPath string, joined map[specs.LinuxNamespace
 		},
 	}
 	cfg.applyUserNamespace(spec, joined[specs.UserNamespace])
+	if ipc := joined[specs.IPCNamespace]; ipc != "" {
+		shareShm(spec, ipc)
+	}
 	if cfg.Network.Mode.OwnNamespace() && joined[specs.NetworkNamespace] == "" {
 		spec.Linux.Sysctl = map[string]string{"net.ipv4.ping_group_range": cfg.pingGroups()}
 	}
@@ -149,6 +152,27 @@ func (cfg *Config) specNamespaces(joined map[specs.LinuxNamespaceType]string) []
 		ns = append(ns, specs.LinuxNamespace{Type: kind, Path: joined[kind]})
 	}
 	return ns
+}
+
+// shareShm gives a container that joins another's IPC namespace that
+// container's /dev/shm instead of its own: POSIX shared memory is files
+// there, and sharing the namespace means sharing them, as Docker does.
+// The owner's /dev/shm is reached through its first process's root
+// (ipc is /proc/PID/ns/ipc); the runtime checked that it is a tmpfs
+// reached without a symlink (lifecycle.checkSharedShm).
+func shareShm(spec *specs.Spec, ipc string) {
+	for i, m := range spec.Mounts {
+		if m.Destination == "/dev/shm" {
+			spec.Mounts[i] = specs.Mount{Destination: "/dev/shm", Type: "bind", Source: SharedShm(ipc),
+				Options: []string{"rbind", "nosuid", "noexec", "nodev"}}
+		}
+	}
+}
+
+// SharedShm is the /dev/shm of the container whose IPC namespace is at
+// ipc, /proc/PID/ns/ipc: /proc/PID/root/dev/shm.
+func SharedShm(ipc string) string {
+	return filepath.Join(filepath.Dir(filepath.Dir(ipc)), "root", "dev", "shm")
 }
 
 // JoinPath is the path a container's namespace of a kind has while its

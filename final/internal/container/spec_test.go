@@ -92,3 +92,16 @@ func TestPingGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedShm: joining another container's IPC namespace binds its
+// /dev/shm, through its first process's root.
+func TestSharedShm(t *testing.T) {
+	cfg := valid("web")
+	cfg.IPC = "owner"
+	spec := cfg.Spec("/d", "p/ID", map[specs.LinuxNamespaceType]string{specs.IPCNamespace: "/proc/42/ns/ipc"})
+	for _, m := range spec.Mounts {
+		if m.Destination == "/dev/shm" && (m.Type != "bind" || m.Source != "/proc/42/root/dev/shm") {
+			t.Errorf("/dev/shm: %+v, want a bind of /proc/42/root/dev/shm", m)
+		}
+	}
+}

@@ -275,8 +275,13 @@ func (r *Runtime) Spec(c *container.Container) (*specs.Spec, error) {
 			return nil, fmt.Errorf("cannot join the %s namespace of container %s: it is not running", kind, other.Config.Name)
 		}
 		joined[kind] = container.JoinPath(other.State.Pid, kind)
-		if kind == specs.NetworkNamespace {
+		switch kind {
+		case specs.NetworkNamespace:
 			copyFile(other.Path("hosts"), c.Path("hosts"))
+		case specs.IPCNamespace:
+			if err := checkSharedShm(other.State.Pid); err != nil {
+				return nil, fmt.Errorf("--ipc container:%s: %w", other.Config.Name, err)
+			}
 		}
 		others = append(others, other)
 	}
@@ -284,6 +289,35 @@ func (r *Runtime) Spec(c *container.Container) (*specs.Spec, error) {
 		return nil, err
 	}
 	return c.Config.Spec(c.Dir, r.CgroupParent+"/"+c.Config.ID, joined), nil
+}
+
+// checkSharedShm checks that the /dev/shm of the container whose first
+// process is pid, which a container that joins its IPC namespace binds
+// (container.SharedShm), is what skiff mounted there: a tmpfs, reached
+// without a symlink. The path is resolved in the owner's root, which its
+// root user controls: a symlink there would make init bind a folder of
+// the host's. Without CAP_SYS_ADMIN the owner cannot unmount its /dev or
+// /dev/shm to put one there between this check and the mount.
+func checkSharedShm(pid int) error {
+	root, err := os.Open(fmt.Sprintf("/proc/%d/root", pid))
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	fd, err := unix.Openat2(int(root.Fd()), "dev/shm", &unix.OpenHow{
+		Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS})
+	if err != nil {
+		return fmt.Errorf("openat2 /dev/shm: %w", err)
+	}
+	defer unix.Close(fd)
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return fmt.Errorf("statfs /dev/shm: %w", err)
+	}
+	if fs.Type != unix.TMPFS_MAGIC {
+		return errors.New("its /dev/shm is not a tmpfs")
+	}
+	return nil
 }
 
 // writeInitLayer writes the container's own /etc/hostname, /etc/hosts and

@@ -10,11 +10,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"skiff/internal/nsenter"
 )
 
 // MakePrivate stops mount events from propagating to the host. It must
@@ -101,10 +105,75 @@ func bindMount(bundle, target string, m specs.Mount, o options) error {
 	if err := makeMountPoint(source, target); err != nil {
 		return err
 	}
-	if err := unix.Mount(source, target, "", o.flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
+	if _, _, ok := inProcessRoot(source); ok {
+		tree, err := cloneTree(source, o.flags&unix.MS_REC != 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(tree)
+		if err := unix.MoveMount(tree, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("move_mount %s %s: %w", m.Source, m.Destination, err)
+		}
+	} else if err := unix.Mount(source, target, "", o.flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
 		return fmt.Errorf("mount --bind %s %s: %w", m.Source, m.Destination, err)
 	}
 	return setBindOptions(target, m, o)
+}
+
+// procRoot is a path in another process's root, /proc/PID/root/PATH:
+// another container's /dev/shm, for --ipc container:NAME.
+var procRoot = regexp.MustCompile(`^/proc/([0-9]+)/root(/.*)$`)
+
+// inProcessRoot splits a path in another process's root into the
+// process and the path there.
+func inProcessRoot(source string) (pid int, path string, ok bool) {
+	m := procRoot.FindStringSubmatch(filepath.Clean(source))
+	if m == nil {
+		return 0, "", false
+	}
+	pid, err := strconv.Atoi(m[1])
+	return pid, m[2], err == nil
+}
+
+// cloneTree makes a detached copy of the mount at source (open_tree(2)),
+// with the mounts below it if recursive. A mount of another mount
+// namespace, reached through /proc/PID/root, cannot be bound or cloned
+// from this one (EINVAL): the copy is made on a thread that joins PID's
+// mount namespace, where the path also resolves in that process's root,
+// absolute symlinks included, never in this one's.
+func cloneTree(source string, recursive bool) (int, error) {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	pid, path, ok := inProcessRoot(source)
+	if !ok {
+		fd, err := unix.OpenTree(unix.AT_FDCWD, source, flags)
+		if err != nil {
+			return -1, fmt.Errorf("open_tree %s: %w", source, err)
+		}
+		return fd, nil
+	}
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	if err != nil {
+		return -1, err
+	}
+	defer ns.Close()
+	fd := -1
+	err = nsenter.OnThread(func() error {
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return fmt.Errorf("unshare CLONE_FS: %w", err)
+		}
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNS); err != nil {
+			return fmt.Errorf("setns %s: %w", ns.Name(), err)
+		}
+		var err error
+		if fd, err = unix.OpenTree(unix.AT_FDCWD, path, flags); err != nil {
+			return fmt.Errorf("open_tree %s in the mount namespace of PID %d: %w", path, pid, err)
+		}
+		return nil
+	})
+	return fd, err
 }
 
 // AttachMount is a bind mount made by the runtime: tree is a detached
@@ -153,13 +222,9 @@ func CloneForBind(bundle string, m specs.Mount) (*os.File, error) {
 	if !filepath.IsAbs(source) {
 		source = filepath.Join(bundle, source)
 	}
-	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
-	if parseOptions(m.Options).flags&unix.MS_REC != 0 {
-		flags |= unix.AT_RECURSIVE
-	}
-	fd, err := unix.OpenTree(unix.AT_FDCWD, source, flags)
+	fd, err := cloneTree(source, parseOptions(m.Options).flags&unix.MS_REC != 0)
 	if err != nil {
-		return nil, fmt.Errorf("open_tree %s: %w", source, err)
+		return nil, err
 	}
 	return os.NewFile(uintptr(fd), source), nil
 }
