@@ -158,8 +158,8 @@ func (cfg *Config) specNamespaces(joined map[specs.LinuxNamespaceType]string) []
 // container's /dev/shm instead of its own: POSIX shared memory is files
 // there, and sharing the namespace means sharing them, as Docker does.
 // The owner's /dev/shm is reached through its first process's root
-// (ipc is /proc/PID/ns/ipc); the runtime checked that it is a tmpfs
-// reached without a symlink (lifecycle.checkSharedShm).
+// (ipc is /proc/PID/ns/ipc), which init clones from that container's
+// mount namespace (rootfs.cloneTree).
 func shareShm(spec *specs.Spec, ipc string) {
 	for i, m := range spec.Mounts {
 		if m.Destination == "/dev/shm" {

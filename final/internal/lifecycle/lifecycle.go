@@ -292,12 +292,11 @@ func (r *Runtime) Spec(c *container.Container) (*specs.Spec, error) {
 }
 
 // checkSharedShm checks that the /dev/shm of the container whose first
-// process is pid, which a container that joins its IPC namespace binds
+// process is pid, which a container that joins its IPC namespace gets
 // (container.SharedShm), is what skiff mounted there: a tmpfs, reached
-// without a symlink. The path is resolved in the owner's root, which its
-// root user controls: a symlink there would make init bind a folder of
-// the host's. Without CAP_SYS_ADMIN the owner cannot unmount its /dev or
-// /dev/shm to put one there between this check and the mount.
+// without a symlink. Init clones it in that container's mount namespace,
+// where a symlink could lead only into that container's own files; the
+// check keeps it to the shared memory, as the joiner asked.
 func checkSharedShm(pid int) error {
 	root, err := os.Open(fmt.Sprintf("/proc/%d/root", pid))
 	if err != nil {
