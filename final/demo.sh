@@ -14,7 +14,7 @@ wget -q -O - http://127.0.0.1:8080/
 
 # exec joins the container's namespaces and cgroup:
 skiff exec web sh -c 'hostname; ps; cat /proc/self/cgroup'
-skiff stats web
+skiff stats --no-stream web
 
 # Containers that share a network namespace talk over localhost: a pod.
 skiff run --rm --network container:web busybox wget -q -O - http://127.0.0.1:80/

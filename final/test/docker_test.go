@@ -110,7 +110,7 @@ func TestCommandLineManners(t *testing.T) {
 	if err := json.Unmarshal([]byte(must(t, "inspect", "manners1", "manners2")), &all); err != nil || len(all) != 2 {
 		t.Errorf("inspect of two containers: %d objects, %v", len(all), err)
 	}
-	if out := must(t, "stats", "manners1", "manners2"); !strings.Contains(out, "manners1") || !strings.Contains(out, "manners2") {
+	if out := must(t, "stats", "--no-stream", "manners1", "manners2"); !strings.Contains(out, "manners1") || !strings.Contains(out, "manners2") {
 		t.Errorf("stats of two containers:\n%s", out)
 	}
 	if r := skiff(t, "logs", "manners1", "manners2"); r.status != 125 {

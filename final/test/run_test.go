@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,7 +121,7 @@ func TestDetachedLifecycle(t *testing.T) {
 	if !strings.Contains(procs, strconv.Itoa(info.State.Pid)) {
 		t.Errorf("the container's process %d is not in its cgroup: %q", info.State.Pid, procs)
 	}
-	if stats := must(t, "stats", "life"); !strings.Contains(stats, "life") {
+	if stats := must(t, "stats", "--no-stream", "life"); !strings.Contains(stats, "life") {
 		t.Errorf("stats:\n%s", stats)
 	}
 	start := time.Now()
@@ -250,8 +251,8 @@ func TestCgroupLimitsAndStats(t *testing.T) {
 	if files["pids.max"] != "20" {
 		t.Errorf("pids limit not written: %v", files)
 	}
-	stats := must(t, "stats", "lim")
-	if !strings.Contains(stats, "64.0 MiB") || !strings.Contains(stats, "\n"+"lim ") {
+	stats := must(t, "stats", "--no-stream", "lim")
+	if !strings.Contains(stats, "/ 64.0 MiB") || !regexp.MustCompile(`(?m)^[0-9a-f]{12} +lim `).MatchString(stats) {
 		t.Errorf("stats:\n%s", stats)
 	}
 }

@@ -46,6 +46,7 @@ if [ "$CGROUP" = v1 ]; then
 else
 	mount -t cgroup2 cgroup2 /sys/fs/cgroup
 	echo "+cpu +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control
+	echo "+io" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null # as systemd does, where the kernel has it
 fi
 
 for m in $(cat /vm/modules); do

@@ -41,6 +41,11 @@ type Stats struct {
 	Pids        uint64 `json:"pids"`
 	PidsLimit   uint64 `json:"pidsLimit"` // 0: none
 	OOMKills    uint64 `json:"oomKills"`
+	// Bytes read from and written to block devices (v2's io controller;
+	// not counted on v1, where HasBlockIO is false).
+	BlockRead  uint64 `json:"blockRead"`
+	BlockWrite uint64 `json:"blockWrite"`
+	HasBlockIO bool   `json:"hasBlockIO"`
 }
 
 // Manager is one container's cgroup.

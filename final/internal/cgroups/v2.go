@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -25,6 +26,7 @@ func (m *v2) create() error {
 			return err
 		}
 		writeFile(parent, "cgroup.subtree_control", "+cpuset") // for linux.resources.cpu.cpus, if the kernel has it
+		writeFile(parent, "cgroup.subtree_control", "+io")     // for stats' block I/O, if the kernel has it
 		return nil
 	})
 	if errors.Is(err, unix.EBUSY) {
@@ -124,14 +126,38 @@ func (m *v2) Stats() (Stats, error) {
 	if _, err := os.Stat(m.dir); err != nil {
 		return Stats{}, err
 	}
-	return Stats{
+	s := Stats{
 		MemoryUsage: readUint(m.dir, "memory.current"),
 		MemoryLimit: readUint(m.dir, "memory.max"),
 		CPUUsec:     readKey(m.dir, "cpu.stat", "usage_usec"),
 		Pids:        readUint(m.dir, "pids.current"),
 		PidsLimit:   readUint(m.dir, "pids.max"),
 		OOMKills:    m.OOMKills(),
-	}, nil
+	}
+	s.BlockRead, s.BlockWrite, s.HasBlockIO = blockIO(m.dir)
+	return s, nil
+}
+
+// blockIO sums io.stat's rbytes and wbytes over the devices; the file is
+// there only when the parent gives its children the io controller.
+func blockIO(dir string) (read, written uint64, ok bool) {
+	data, err := os.ReadFile(filepath.Join(dir, "io.stat"))
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		for _, field := range strings.Fields(line) {
+			key, value, _ := strings.Cut(field, "=")
+			n, _ := strconv.ParseUint(value, 10, 64)
+			switch key {
+			case "rbytes":
+				read += n
+			case "wbytes":
+				written += n
+			}
+		}
+	}
+	return read, written, true
 }
 
 // Destroy kills what is left (cgroup.kill, Linux 5.14, in one write) and

@@ -9,13 +9,11 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
 
-	"skiff/internal/cgroups"
 	"skiff/internal/container"
 	"skiff/internal/exit"
 	"skiff/internal/oci"
@@ -432,35 +430,6 @@ func (e *env) inspect(c *container.Container) inspection {
 		}
 	}
 	return out
-}
-
-func statsCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "stats",
-		Usage:     "print containers' memory, CPU and process counts, read from their cgroups",
-		ArgsUsage: "NAME...",
-		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
-			if err := needArgs(cmd, 1, "NAME..."); err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
-			fmt.Fprintln(w, "NAME\tCPU TIME\tMEM USAGE / LIMIT\tPIDS\tOOM KILLS")
-			err := eachContainer(cmd, e, func(c *container.Container) error {
-				if c.Status() != container.Running {
-					return fmt.Errorf("container %s is not running", c.Name())
-				}
-				s, err := cgroups.Open(e.runtime.CgroupParent, c.Config.ID).Stats()
-				if err != nil {
-					return fmt.Errorf("read the cgroup of %s: %w", c.Name(), err)
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s / %s\t%d\t%d\n", c.Name(), time.Duration(s.CPUUsec)*time.Microsecond,
-					humanSize(int64(s.MemoryUsage)), limitText(s.MemoryLimit), s.Pids, s.OOMKills)
-				return nil
-			})
-			w.Flush()
-			return err
-		}),
-	}
 }
 
 func limitText(n uint64) string {
