@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"skiff/internal/container"
@@ -173,6 +175,7 @@ func writeOutput(file string, write func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", file, err)
 	}
 	defer os.Remove(f.Name()) // fails once it is renamed
+	removeOnSignal(f.Name())
 	w := bufio.NewWriterSize(f, 1<<20)
 	err = write(w)
 	if err == nil {
@@ -188,6 +191,18 @@ func writeOutput(file string, write func(io.Writer) error) error {
 		return err
 	}
 	return os.Rename(f.Name(), file)
+}
+
+// removeOnSignal removes the file if skiff is interrupted or killed
+// politely (SIGINT, SIGTERM, SIGHUP) before it ends: it is half-written.
+func removeOnSignal(file string) {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	go func() {
+		sig := <-signals
+		os.Remove(file)
+		os.Exit(128 + int(sig.(unix.Signal)))
+	}()
 }
 
 func historyCommand() *cli.Command {

@@ -23,6 +23,7 @@ const (
 	maxLinkHops   = 8    // symlinks followed to find an archive's file
 	maxIndexDepth = 4    // OCI indexes nested in indexes
 	maxImages     = 1000 // images in one archive
+	maxLayers     = 500  // layers of one image: overlayfs stacks no more
 )
 
 // Load reads a docker-save tar (see Save), plain or gzip-compressed, or
@@ -385,6 +386,9 @@ func (l *loader) check(m saveManifest) (loadedImage, error) {
 	}
 	if config.RootFS.Type != "layers" {
 		return img, fmt.Errorf("%s: its config's rootfs type is %s, not layers", what, quote(config.RootFS.Type))
+	}
+	if len(m.Layers) > maxLayers {
+		return img, fmt.Errorf("%s has %d layers, more than the %d overlayfs stacks", what, len(m.Layers), maxLayers)
 	}
 	if len(config.RootFS.DiffIDs) != len(m.Layers) {
 		return img, fmt.Errorf("%s: its config lists %d layers, its manifest %d", what, len(config.RootFS.DiffIDs), len(m.Layers))
