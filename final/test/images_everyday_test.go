@@ -223,6 +223,29 @@ func TestImagesExport(t *testing.T) {
 	t.Error("export of a running container never had /live")
 }
 
+// TestImagesExportUserns: the export of a container in a user namespace
+// has its files with its own owners, not the host's IDs of its range, and
+// the image's files with theirs.
+func TestImagesExportUserns(t *testing.T) {
+	must(t, "run", "--name", "exported-userns", "--userns", "private", "busybox", "sh", "-c", "echo mine > /mine; chown 42:43 /mine")
+	t.Cleanup(func() { skiff(t, "rm", "-f", "exported-userns") })
+	owners := map[string][2]int{}
+	tr := tar.NewReader(strings.NewReader(must(t, "export", "exported-userns")))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		owners[strings.TrimPrefix(hdr.Name, "./")] = [2]int{hdr.Uid, hdr.Gid}
+	}
+	if owners["mine"] != [2]int{42, 43} || owners["bin/busybox"] != [2]int{0, 0} {
+		t.Errorf("owners in the export: /mine %v, want 42:43; /bin/busybox %v, want 0:0", owners["mine"], owners["bin/busybox"])
+	}
+}
+
 // TestImagesImportStdin: import - reads a tar from stdin.
 func TestImagesImportStdin(t *testing.T) {
 	r := skiffIn(t, rootfsTar(t, map[string]string{"imported": "from stdin"}), "import", "-", "everyday/stdin:v1")

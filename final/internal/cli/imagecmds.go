@@ -126,9 +126,6 @@ func exportCommand() *cli.Command {
 			if !c.ConfigKnown() {
 				return fmt.Errorf("container %s is broken (%s): nothing to export", c.Name(), c.Broken)
 			}
-			if c.Config.UserNS != nil {
-				return fmt.Errorf("container %s runs in a user namespace: skiff cannot export those yet", c.Name())
-			}
 			return writeOutput(cmd.String("output"), func(w io.Writer) error { return exportFS(c, w) })
 		}),
 	}
@@ -140,9 +137,18 @@ func exportCommand() *cli.Command {
 // detached (fsmount(2)): no other process sees it, and it is gone when
 // its descriptor is closed, however skiff ends. A running container's own
 // mounts (/proc, volumes) are not in it.
+//
+// In a user namespace, the container's files belong to the host's IDs of
+// its range, which are mapped back to its own; the layers' files, which
+// the container sees through an idmapped mount or a copy, are the host's
+// as they are.
 func exportFS(c *container.Container, w io.Writer) error {
+	owners := image.Owners{}
+	if u := c.Config.UserNS; u != nil {
+		owners = image.Owners{UID: u.UID, GID: u.GID, Size: u.Size, KeepOthers: true}
+	}
 	if len(c.Config.Layers) == 0 {
-		return image.WriteTree(w, c.Path("upper"), image.Owners{})
+		return image.WriteTree(w, c.Path("upper"), owners)
 	}
 	lower := append(slices.Clone(c.Config.Layers), c.Path("upper"))
 	// index=off: the upper folder may be a running container's, which
@@ -153,7 +159,7 @@ func exportFS(c *container.Container, w io.Writer) error {
 		return fmt.Errorf("export %s: %w", c.Name(), err)
 	}
 	defer root.Close()
-	return image.WriteTree(w, fmt.Sprintf("/proc/self/fd/%d", root.Fd()), image.Owners{})
+	return image.WriteTree(w, fmt.Sprintf("/proc/self/fd/%d", root.Fd()), owners)
 }
 
 // writeOutput runs write on the file named file, or on stdout if file is
