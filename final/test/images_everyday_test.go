@@ -72,8 +72,33 @@ func tarEntries(t *testing.T, data []byte) map[string]string {
 func failsCleanly(t *testing.T, stdin []byte, args ...string) {
 	t.Helper()
 	r := skiffIn(t, stdin, args...)
-	if r.status == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || r.stderr == "" {
-		t.Errorf("skiff %s: status %d, stderr %q: want a failure and one line", strings.Join(args, " "), r.status, r.stderr)
+	if r.status != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.HasPrefix(r.stderr, "skiff: ") ||
+		strings.Contains(r.stderr, "panic") {
+		t.Errorf("skiff %s: status %d, stderr %q: want 125 and one line", strings.Join(args, " "), r.status, r.stderr)
+	}
+}
+
+// TestImagesBadInput: wrong arguments fail with one line, and change
+// nothing in the store.
+func TestImagesBadInput(t *testing.T) {
+	index := filepath.Join(roots[3], "images", "images.json")
+	before, layers := readFile(t, index), storedLayers(t)
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"tag"}, {"tag", "busybox"}, {"tag", "busybox", "a", "b"},
+		{"save"}, {"save", "-o", filepath.Join(dir, "x.tar")}, {"save", "-o", "/no/such/dir/x.tar", "busybox"},
+		{"load", "extra"}, {"load", "-i", "/no/such.tar"}, {"load", "-i", dir},
+		{"export"}, {"export", "no-such-container"}, {"export", "a", "b"},
+		{"history"}, {"history", "a", "b"}, {"history", "--format", "{{.Nope}}", "busybox"},
+		{"import", "-"},
+	} {
+		failsCleanly(t, []byte{}, args...)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("failed saves left %v", entries)
+	}
+	if after := readFile(t, index); after != before || !slices.Equal(storedLayers(t), layers) {
+		t.Errorf("failed commands changed the store: %q, then %q", before, after)
 	}
 }
 
