@@ -7,6 +7,7 @@ package image_test
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,10 +19,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"skiff/internal/image"
+	skiffregistry "skiff/internal/registry"
 )
 
 // TestLoadGoContainerRegistryTar: a tar that tarball.Write makes (gzip
@@ -138,5 +141,28 @@ func TestSaveReadByGoContainerRegistry(t *testing.T) {
 	image.Must(t, err)
 	if len(manifest.Manifests) != 1 || manifest.Manifests[0].Annotations["io.containerd.image.name"] != "docker.io/library/saved:v1" {
 		t.Errorf("index.json: %+v", manifest)
+	}
+}
+
+// TestPullKeepsHistory: a pulled image keeps its config's history, which
+// `skiff history` shows and `skiff save` writes.
+func TestPullKeepsHistory(t *testing.T) {
+	image.NeedRoot(t)
+	reg := newTestRegistry(t)
+	layer := image.MakeTar(t, image.TarFile{Name: "etc/", Type: tar.TypeDir}, image.TarFile{Name: "etc/motd", Body: "hi"})
+	img, err := mutate.Append(empty.Image,
+		mutate.Addendum{Layer: tarLayer(t, layer), History: v1.History{CreatedBy: "ADD motd", Comment: "pulled"}},
+		mutate.Addendum{History: v1.History{CreatedBy: "CMD [\"sh\"]", EmptyLayer: true}})
+	image.Must(t, err)
+	ref, err := name.ParseReference(reg.host + "/test/history:v1")
+	image.Must(t, err)
+	image.Must(t, remote.Write(ref, img))
+
+	s := image.OpenStore(t)
+	pulled, err := skiffregistry.Pull(context.Background(), s, reg.host+"/test/history:v1", nil)
+	image.Must(t, err)
+	if len(pulled.History) != 2 || pulled.History[0].CreatedBy != "ADD motd" || pulled.History[0].Comment != "pulled" ||
+		!pulled.History[1].EmptyLayer {
+		t.Errorf("pulled history %+v", pulled.History)
 	}
 }
