@@ -30,29 +30,33 @@ func checkHistory(history []History, layers int) error {
 	if len(history) > maxHistory {
 		return errors.New("the image's history has more than 10000 steps")
 	}
+	if layerSteps(history) > layers {
+		return errors.New("the image's history lists more layers than the image has")
+	}
+	return nil
+}
+
+// history is img's history, with a step at its creation time for each
+// layer that it does not account for: all of them for an image saved
+// without one (by an older skiff), the last ones for an image whose
+// builder wrote a short one. Each layer then has its step.
+func (img *Image) history() []History {
+	steps := slices.Clone(img.History)
+	for range len(img.Layers) - layerSteps(steps) {
+		steps = append(steps, History{Created: img.Created})
+	}
+	return steps
+}
+
+// layerSteps counts the steps of history that made a layer.
+func layerSteps(history []History) int {
 	n := 0
 	for _, h := range history {
 		if !h.EmptyLayer {
 			n++
 		}
 	}
-	if n > layers {
-		return errors.New("the image's history lists more layers than the image has")
-	}
-	return nil
-}
-
-// history is img's history, or, for an image saved without one (by an
-// older skiff), a step per layer, all at its creation time.
-func (img *Image) history() []History {
-	if len(img.History) > 0 {
-		return img.History
-	}
-	steps := make([]History, len(img.Layers))
-	for i := range steps {
-		steps[i].Created = img.Created
-	}
-	return steps
+	return n
 }
 
 // Step is one row of `skiff history`: a step of the image's making and

@@ -323,4 +323,8 @@ func TestHistory(t *testing.T) {
 	if steps, err := s.History(old); err != nil || len(steps) != 2 || !steps[1].Created.Equal(top.Created) {
 		t.Errorf("history of an image without one: %+v, %v", steps, err)
 	}
+	short := &Image{Layers: top.Layers, Created: top.Created, History: []History{{CreatedBy: "first"}, {CreatedBy: "ENV", EmptyLayer: true}}}
+	if steps, err := s.History(short); err != nil || len(steps) != 3 || steps[0].Layer != top.Layers[1] || steps[2].CreatedBy != "first" {
+		t.Errorf("history of an image with a short one: %+v, %v: want a step for the last layer", steps, err)
+	}
 }
