@@ -11,6 +11,7 @@ import (
 	"io"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -179,11 +180,13 @@ func (l *loader) unpack(r io.Reader, wantID string) (string, error) {
 	return id, nil
 }
 
-// pinAgain pins layers once more, for AddImage to release.
+// pinAgain pins layers once more, for AddImage to release (once each,
+// however often the image lists it).
 func (l *loader) pinAgain(layers []string) error {
-	for i, id := range layers {
+	distinct := slices.Compact(slices.Sorted(slices.Values(layers)))
+	for i, id := range distinct {
 		if !l.s.pinExisting(id) {
-			l.s.unpin(layers[:i])
+			l.s.unpin(distinct[:i])
 			return fmt.Errorf("layer %s was removed meanwhile; try again", id)
 		}
 	}

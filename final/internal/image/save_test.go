@@ -328,3 +328,19 @@ func TestHistory(t *testing.T) {
 		t.Errorf("history of an image with a short one: %+v, %v: want a step for the last layer", steps, err)
 	}
 }
+
+// TestLoadReleasesPins: once Load returns, it holds no layer, even of an
+// image that lists one twice: PruneLayers may take what no image lists.
+func TestLoadReleasesPins(t *testing.T) {
+	needRoot(t)
+	s := openStore(t)
+	layer := makeTar(t, tarFile{Name: "etc/", Type: tar.TypeDir}, tarFile{Name: "etc/motd", Body: "hi"})
+	images, err := s.Load(bytes.NewReader(legacySave(t, [][]byte{layer, layer}, nil)))
+	must(t, err)
+	if len(images) != 1 || len(images[0].Layers) != 2 {
+		t.Fatalf("loaded %+v", images)
+	}
+	if len(s.pins) != 0 {
+		t.Errorf("Load still holds %d layers", len(s.pins))
+	}
+}
