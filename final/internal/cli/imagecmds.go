@@ -45,14 +45,18 @@ func tagCommand() *cli.Command {
 	}
 }
 
-var outputFlag = &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout (which must not be a terminal)"}
+// outputFlag is save's and export's -o; a flag of its own for each, since
+// a flag keeps the value it parsed.
+func outputFlag() cli.Flag {
+	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout (which must not be a terminal)"}
+}
 
 func saveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "save",
 		Usage:     "write images to a tar, in the format docker save writes and docker load reads (an OCI image layout with Docker's manifest.json)",
 		ArgsUsage: "IMAGE...",
-		Flags:     []cli.Flag{outputFlag},
+		Flags:     []cli.Flag{outputFlag()},
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
 			if err := needArgs(cmd, 1, "[-o FILE] IMAGE..."); err != nil {
 				return err
@@ -114,7 +118,7 @@ func exportCommand() *cli.Command {
 		Name:      "export",
 		Usage:     "write a container's filesystem (its image's layers and its changes, without volumes) as a tar, as docker export does",
 		ArgsUsage: "CONTAINER",
-		Flags:     []cli.Flag{outputFlag},
+		Flags:     []cli.Flag{outputFlag()},
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
 			if cmd.Args().Len() != 1 {
 				return errors.New("usage: skiff export [-o FILE] CONTAINER")
