@@ -63,6 +63,7 @@ func App() *cli.Command {
 			psCommand(), logsCommand(), stopCommand(), killCommand(), pauseCommand(), unpauseCommand(), waitCommand(),
 			portCommand(), topCommand(), updateCommand(), rmCommand(), inspectCommand(), statsCommand(),
 			importCommand(), pullCommand(), imagesCommand(), rmiCommand(), commitCommand(),
+			tagCommand(), saveCommand(), loadCommand(), exportCommand(), historyCommand(),
 			networkCommand(), systemCommand(), versionCommand(), infoCommand(),
 			monitorCommand(), referenceCommand(),
 		},

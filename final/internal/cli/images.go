@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/urfave/cli/v3"
+	"golang.org/x/term"
 
 	"skiff/internal/container"
 	"skiff/internal/exit"
@@ -25,21 +27,25 @@ import (
 func importCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "import",
-		Usage:     "make an image of a root filesystem: a tar (docker export, plain or gzip) or a folder",
-		ArgsUsage: "TARBALL|DIR NAME",
+		Usage:     "make an image of a root filesystem: a tar (docker export, plain or gzip; - for stdin) or a folder",
+		ArgsUsage: "TARBALL|-|DIR REPOSITORY[:TAG]",
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
-			if err := needArgs(cmd, 2, "TARBALL|DIR NAME"); err != nil {
+			if err := needArgs(cmd, 2, "TARBALL|-|DIR REPOSITORY[:TAG]"); err != nil {
 				return err
 			}
 			src, name := cmd.Args().Get(0), cmd.Args().Get(1)
-			info, err := os.Stat(src)
-			if err != nil {
-				return err
-			}
 			var img *image.Image
-			if info.IsDir() {
+			var err error
+			switch info, statErr := os.Stat(src); {
+			case src == "-" && term.IsTerminal(int(os.Stdin.Fd())):
+				return errors.New("import -: stdin is a terminal, not a tar")
+			case src == "-":
+				img, err = e.images.ImportTar(bufio.NewReaderSize(os.Stdin, 1<<20), name)
+			case statErr != nil:
+				return statErr
+			case info.IsDir():
 				img, err = e.images.ImportDir(src, name)
-			} else {
+			default:
 				img, err = e.importTar(src, name)
 			}
 			if err != nil {
@@ -159,7 +165,9 @@ func commitCommand() *cli.Command {
 		Usage:     "make a new image of a container's changes and its process: its upper layer on top of its image",
 		ArgsUsage: "CONTAINER IMAGE",
 		Flags: []cli.Flag{&cli.StringSliceFlag{Name: "change", Aliases: []string{"c"},
-			Usage: "a Dockerfile `INSTRUCTION` for the new image's config: ENV K=V, WORKDIR, USER, CMD, ENTRYPOINT (repeatable)"}},
+			Usage: "a Dockerfile `INSTRUCTION` for the new image's config: ENV K=V, WORKDIR, USER, CMD, ENTRYPOINT (repeatable)"},
+			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "the `COMMENT` of the new step in the image's history"},
+			&cli.StringFlag{Name: "author", Aliases: []string{"a"}, Usage: "the `AUTHOR` of the new step in the image's history"}},
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
 			if err := needArgs(cmd, 2, "[--change INSTRUCTION]... CONTAINER IMAGE"); err != nil {
 				return err
@@ -181,7 +189,8 @@ func commitCommand() *cli.Command {
 					return err
 				}
 			}
-			img, err := e.images.Commit(c.Path("upper"), base, config, cmd.Args().Get(1), container.InitLayerFiles, owners(c.Config.UserNS))
+			img, err := e.images.Commit(c.Path("upper"), base, config, cmd.Args().Get(1), container.InitLayerFiles, owners(c.Config.UserNS),
+				image.History{CreatedBy: strings.Join(c.Config.Process.Args, " "), Comment: cmd.String("message"), Author: cmd.String("author")})
 			if err != nil {
 				return err
 			}

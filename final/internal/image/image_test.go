@@ -440,7 +440,7 @@ func TestCommit(t *testing.T) {
 	must(t, err)
 	base.Config = Config{Env: []string{"A=1"}, Cmd: []string{"/bin/tool"}}
 	upper := makeUpper(t)
-	img, err := s.Commit(upper, base, base.Config, "committed:v1", containerPaths, Owners{})
+	img, err := s.Commit(upper, base, base.Config, "committed:v1", containerPaths, Owners{}, History{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,12 +464,12 @@ func TestCommit(t *testing.T) {
 	checkContent(t, filepath.Join(layer, "var/cache/new"), "cached")
 
 	// The same upper folder gives the same layer: its id is a content hash.
-	again, err := s.Commit(upper, base, base.Config, "committed:v2", containerPaths, Owners{})
+	again, err := s.Commit(upper, base, base.Config, "committed:v2", containerPaths, Owners{}, History{})
 	must(t, err)
 	if again.Layers[1] != img.Layers[1] || again.ID != img.ID {
 		t.Errorf("committing the same folder again gave layer %s, image %s; want %s, %s", again.Layers[1], again.ID, img.Layers[1], img.ID)
 	}
-	alone, err := s.Commit(upper, nil, Config{}, "alone", nil, Owners{})
+	alone, err := s.Commit(upper, nil, Config{}, "alone", nil, Owners{}, History{})
 	must(t, err)
 	if len(alone.Layers) != 1 {
 		t.Errorf("commit without a base: layers %v", alone.Layers)
@@ -514,7 +514,7 @@ func TestRemove(t *testing.T) {
 	s := openStore(t)
 	base, err := s.ImportDir(makeRootfs(t), "base")
 	must(t, err)
-	top, err := s.Commit(makeUpper(t), base, base.Config, "top", containerPaths, Owners{})
+	top, err := s.Commit(makeUpper(t), base, base.Config, "top", containerPaths, Owners{}, History{})
 	must(t, err)
 	baseLayer, topLayer := s.LayerDirs(top)[0], s.LayerDirs(top)[1]
 

@@ -30,7 +30,8 @@ func (s *Store) ImportDir(dir, name string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", dir, err)
 	}
-	return s.AddImage(name, []string{id}, Config{}, time.Now())
+	now := time.Now()
+	return s.AddImage(name, []string{id}, Config{}, now, History{Created: now, Comment: "Imported from " + dir})
 }
 
 // ImportTar makes the root filesystem tar r (e.g. from `docker export`),
@@ -48,7 +49,9 @@ func (s *Store) ImportTar(r io.Reader, name string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", name, err)
 	}
-	return s.AddImage(name, []string{id}, Config{}, time.Now())
+	// Docker's comment: its client sends a file as it sends stdin.
+	now := time.Now()
+	return s.AddImage(name, []string{id}, Config{}, now, History{Created: now, Comment: "Imported from -"})
 }
 
 // Commit makes the container's writable layer upperDir (an overlay's
@@ -56,8 +59,9 @@ func (s *Store) ImportTar(r io.Reader, name string) (*Image, error) {
 // that one as the image name, with config (the container's process, as
 // docker commit keeps it). exclude lists container paths to leave out,
 // such as /etc/hosts, which the runtime writes for each container. base
-// may be nil for an image of upperDir alone.
-func (s *Store) Commit(upperDir string, base *Image, config Config, name string, exclude []string, owners Owners) (*Image, error) {
+// may be nil for an image of upperDir alone. step is the new layer's line
+// of the image's history (its time is set here).
+func (s *Store) Commit(upperDir string, base *Image, config Config, name string, exclude []string, owners Owners, step History) (*Image, error) {
 	name, err := NormalizeName(name)
 	if err != nil {
 		return nil, err
@@ -67,19 +71,27 @@ func (s *Store) Commit(upperDir string, base *Image, config Config, name string,
 		return nil, fmt.Errorf("commit %s: %w", upperDir, err)
 	}
 	var layers []string
+	var history []History
 	if base != nil {
 		layers = append(layers, base.Layers...)
+		history = append(history, base.history()...)
 	}
-	return s.AddImage(name, append(layers, id), config, time.Now())
+	step.Created, step.EmptyLayer = time.Now(), false
+	return s.AddImage(name, append(layers, id), config, step.Created, append(history, step)...)
 }
 
 // AddImage saves an image made of layers the store already holds, lowest
 // first. It releases the hold that AddLayer took on them (whether it
 // saves the image or fails): from then on, PruneLayers deletes those that
-// no image lists.
-func (s *Store) AddImage(name string, layers []string, config Config, created time.Time) (*Image, error) {
+// no image lists. history, if any, is how the image was made, oldest step
+// first, as OCI image configs record it: one entry per layer, and those
+// with EmptyLayer set for steps that made none.
+func (s *Store) AddImage(name string, layers []string, config Config, created time.Time, history ...History) (*Image, error) {
 	defer s.unpin(layers)
-	img, err := s.newImage(name, layers, config, created)
+	if err := checkHistory(history, len(layers)); err != nil {
+		return nil, fmt.Errorf("save image %s: %w", name, err)
+	}
+	img, err := s.newImage(name, layers, config, created, history)
 	if err != nil {
 		return nil, fmt.Errorf("save image %s: %w", name, err)
 	}

@@ -14,6 +14,11 @@ import (
 // nobody's too.
 type Owners struct {
 	UID, GID, Size int
+	// KeepOthers keeps the host's IDs outside the range as they are when
+	// mapping to the container's, instead of making them nobody: an
+	// export reads the image's layers, which the host's root owns, beside
+	// the container's own files, which the range's IDs own.
+	KeepOthers bool
 }
 
 const nobody = 65534
@@ -31,7 +36,14 @@ func (o Owners) toContainer(uid, gid int) (int, int) {
 	if o.Size == 0 {
 		return uid, gid
 	}
-	return o.shift(uid-o.UID, 0), o.shift(gid-o.GID, 0)
+	return o.back(uid, o.UID), o.back(gid, o.GID)
+}
+
+func (o Owners) back(id, base int) int {
+	if o.KeepOthers && (id < base || id-base >= o.Size) {
+		return id
+	}
+	return o.shift(id-base, 0)
 }
 
 func (o Owners) shift(id, base int) int {

@@ -74,7 +74,7 @@ func TestCommitOwners(t *testing.T) {
 		}
 		return err
 	}))
-	img, err := s.Commit(upper, nil, Config{}, "shifted", nil, userns)
+	img, err := s.Commit(upper, nil, Config{}, "shifted", nil, userns, History{})
 	must(t, err)
 	layer := s.LayerDirs(img)[0]
 	if got := owner(t, filepath.Join(layer, "etc/app.conf")); got != [2]int{0, 0} {

@@ -52,7 +52,8 @@ type Image struct {
 	Layers  []string  `json:"layers"` // layer ids, lowest first
 	Config  Config    `json:"config"`
 	Created time.Time `json:"created"`
-	Size    int64     `json:"size"` // bytes of its layers' files
+	Size    int64     `json:"size"`              // bytes of its layers' files
+	History []History `json:"history,omitempty"` // how it was made, oldest step first
 }
 
 // Store is an image store rooted at a folder.
@@ -223,7 +224,7 @@ func usedByAny(index map[string]*Image, layerID string) bool {
 
 // newImage builds the index entry for layers (already in the store) and
 // config.
-func (s *Store) newImage(name string, layers []string, config Config, created time.Time) (*Image, error) {
+func (s *Store) newImage(name string, layers []string, config Config, created time.Time, history []History) (*Image, error) {
 	for _, id := range layers {
 		if !validLayerID(id) {
 			return nil, fmt.Errorf("%s is not a layer id", quote(id))
@@ -237,7 +238,7 @@ func (s *Store) newImage(name string, layers []string, config Config, created ti
 		return nil, err
 	}
 	sum := sha256.Sum256(content)
-	img := &Image{Name: name, ID: hex.EncodeToString(sum[:]), Layers: layers, Config: config, Created: created.UTC()}
+	img := &Image{Name: name, ID: hex.EncodeToString(sum[:]), Layers: layers, Config: config, Created: created.UTC(), History: history}
 	distinct := slices.Compact(slices.Sorted(slices.Values(layers))) // an image may repeat a layer
 	for _, id := range distinct {
 		size, err := dirSize(s.layerDir(id))

@@ -69,7 +69,12 @@ func Pull(ctx context.Context, s *image.Store, ref string, progress io.Writer) (
 	if created.IsZero() {
 		created = time.Now()
 	}
-	return s.AddImage(imgName, ids, config, created)
+	var history []image.History
+	for _, h := range cf.History {
+		history = append(history, image.History{Created: h.Created.Time, Author: h.Author, CreatedBy: h.CreatedBy,
+			Comment: h.Comment, EmptyLayer: h.EmptyLayer})
+	}
+	return s.AddImage(imgName, ids, config, created, history...)
 }
 
 // fetch reads the image's manifest, for this machine's architecture if
