@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -154,8 +155,12 @@ func TestPull(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := skiff(t, "pull", host+"/test/multi:v1")
-	if r.status != 0 || !strings.Contains(r.stderr, "done") {
+	if r.status != 0 {
 		t.Fatalf("pull: status %d\n%s%s", r.status, r.stdout, r.stderr)
+	}
+	// Not a terminal: one line per layer, with what was downloaded.
+	if n := len(regexp.MustCompile(`(?m)^[0-9a-f]{12}: pull complete, [0-9.]+ (B|kB|MB)$`).FindAllString(r.stderr, -1)); n != 2 || strings.Contains(r.stderr, "\r") {
+		t.Errorf("pull's progress without a terminal: %q, want a line for each of 2 layers and no carriage return", r.stderr)
 	}
 	if out := must(t, "run", "--rm", host+"/test/multi:v1"); out != "hello from the upper layer\n" {
 		t.Errorf("the image's own command: %q", out)

@@ -6,13 +6,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strings"
 
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"skiff/internal/image"
 	"skiff/internal/registry"
@@ -45,9 +45,9 @@ func pull(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	var progress io.Writer = os.Stderr
-	if cmd.Bool("quiet") {
-		progress = nil
+	var progress *registry.Progress
+	if !cmd.Bool("quiet") {
+		progress = registry.NewProgress(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
 	}
 	img, err := registry.Pull(ctx, store, cmd.Args().First(), progress)
 	if err != nil {

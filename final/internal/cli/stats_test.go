@@ -28,7 +28,7 @@ func TestStatsRow(t *testing.T) {
 	at := time.Now()
 	before := statsSample{id: "0123456789abcdef", at: at, running: true, Stats: cgroups.Stats{CPUUsec: 1000}}
 	now := statsSample{id: "0123456789abcdef", name: "web", at: at.Add(time.Second), running: true,
-		Stats:  cgroups.Stats{CPUUsec: 501000, MemoryUsage: 16 << 20, MemoryLimit: 64 << 20, Pids: 3, BlockRead: 1024, HasBlockIO: true},
+		Stats: cgroups.Stats{CPUUsec: 501000, MemoryUsage: 16 << 20, MemoryLimit: 64 << 20, Pids: 3, BlockRead: 1024, HasBlockIO: true},
 		netRx: 2048, netTx: 1024, hasNet: true}
 	r := now.row(before, false)
 	want := statsRow{Container: "0123456789ab", ID: "0123456789ab", Name: "web", CPUPerc: "50.00%", MemUsage: "16.0 MiB / 64.0 MiB",

@@ -25,17 +25,17 @@ import (
 
 // Pull downloads the image ref from its registry (Docker Hub if ref names
 // none) and saves it under ref's normalised name. Layers already in the
-// store are not downloaded again. Progress lines go to progress, if not
-// nil.
-func Pull(ctx context.Context, s *image.Store, ref string, progress io.Writer) (*image.Image, error) {
+// store are not downloaded again. Progress is reported to progress, if
+// not nil.
+func Pull(ctx context.Context, s *image.Store, ref string, progress *Progress) (*image.Image, error) {
 	imgName, err := image.NormalizeName(ref)
 	if err != nil {
 		return nil, err
 	}
 	if progress == nil {
-		progress = io.Discard
+		progress = NewProgress(io.Discard, false)
 	}
-	img, err := fetch(ctx, imgName)
+	img, err := fetch(ctx, imgName, progress)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", imgName, err)
 	}
@@ -79,7 +79,7 @@ func Pull(ctx context.Context, s *image.Store, ref string, progress io.Writer) (
 
 // fetch reads the image's manifest, for this machine's architecture if
 // the image is multi-platform. Layers download only when read.
-func fetch(ctx context.Context, imgName string) (v1.Image, error) {
+func fetch(ctx context.Context, imgName string, progress *Progress) (v1.Image, error) {
 	var opts []name.Option
 	if isLoopback(imgName) {
 		opts = append(opts, name.Insecure) // plain http, as a local test registry speaks
@@ -92,6 +92,7 @@ func fetch(ctx context.Context, imgName string) (v1.Image, error) {
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain), // ~/.docker/config.json, if any
 		remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}),
+		remote.WithTransport(progress.Transport(remote.DefaultTransport)),
 	)
 }
 
@@ -107,7 +108,7 @@ func isLoopback(imgName string) bool {
 }
 
 // pullLayer downloads and unpacks one layer, unless the store has it.
-func pullLayer(s *image.Store, layer v1.Layer, progress io.Writer) (string, error) {
+func pullLayer(s *image.Store, layer v1.Layer, progress *Progress) (string, error) {
 	diffID, err := layer.DiffID()
 	if err != nil {
 		return "", err
@@ -117,39 +118,29 @@ func pullLayer(s *image.Store, layer v1.Layer, progress io.Writer) (string, erro
 	}
 	id := diffID.Hex
 	if s.HasLayer(id) {
-		fmt.Fprintf(progress, "%s: already exists\n", id[:12])
+		progress.Exists(id[:12])
 		return id, nil
+	}
+	digest, err := layer.Digest()
+	if err != nil {
+		return "", err
+	}
+	size, err := layer.Size()
+	if err != nil {
+		return "", err
 	}
 	rc, err := layer.Uncompressed()
 	if err != nil {
 		return "", fmt.Errorf("layer %s: %w", id, err)
 	}
 	defer rc.Close()
-	counter := &progressReader{r: rc, w: progress, label: id[:12]}
+	tracked := progress.Track(rc, id[:12], digest.String(), size)
 	// AddLayer checks the tar's digest against the diffID.
-	if err := s.AddLayer(counter, id); err != nil {
+	if err := s.AddLayer(tracked, id); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(progress, "\r%s: done, %s\n", id[:12], humanSize(counter.n))
+	tracked.Done()
 	return id, nil
-}
-
-// progressReader writes how many bytes went through it, every so often.
-type progressReader struct {
-	r       io.Reader
-	w       io.Writer
-	label   string
-	n, last int64
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.n += int64(n)
-	if p.n-p.last >= 512<<10 {
-		p.last = p.n
-		fmt.Fprintf(p.w, "\r%s: %s", p.label, humanSize(p.n))
-	}
-	return n, err
 }
 
 func humanSize(n int64) string {
