@@ -108,7 +108,7 @@ func TestPull(t *testing.T) {
 
 	s := image.OpenStore(t)
 	var progress bytes.Buffer
-	img, err := skiffregistry.Pull(context.Background(), s, reg.host+"/test/multi", &progress)
+	img, err := skiffregistry.Pull(context.Background(), s, reg.host+"/test/multi", skiffregistry.NewProgress(&progress, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestPull(t *testing.T) {
 	image.CheckWhiteout(t, filepath.Join(dirs[1], "etc/old.conf"))
 	image.CheckContent(t, filepath.Join(dirs[1], "etc/new.conf"), "new")
 	image.CheckMissing(t, filepath.Join(dirs[1], "bin"))
-	if n := strings.Count(progress.String(), "done"); n != 2 {
+	if n := strings.Count(progress.String(), "pull complete"); n != 2 {
 		t.Errorf("progress %q: want 2 layers done", progress.String())
 	}
 	lowerDigest, err := lower.Digest()
@@ -143,7 +143,7 @@ func TestPull(t *testing.T) {
 	// the same ones.
 	before := image.Stat(t, dirs[0]).Ino
 	progress.Reset()
-	again, err := skiffregistry.Pull(context.Background(), s, reg.host+"/test/multi:latest", &progress)
+	again, err := skiffregistry.Pull(context.Background(), s, reg.host+"/test/multi:latest", skiffregistry.NewProgress(&progress, false))
 	if err != nil {
 		t.Fatal(err)
 	}
