@@ -11,7 +11,7 @@ func systemCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "system",
 		Usage: "maintenance",
-		Commands: []*cli.Command{{
+		Commands: []*cli.Command{dfCommand(), {
 			Name:  "prune",
 			Usage: "remove stopped, dead and broken containers, the layers no image uses, and what runtimes killed with SIGKILL left behind",
 			Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {

@@ -219,3 +219,10 @@ func dirSize(dir string) (int64, error) {
 	})
 	return size, err
 }
+
+// LayerSize is the size of a layer's files, as Image.Size adds them up.
+func (s *Store) LayerSize(id string) (int64, error) { return dirSize(s.layerDir(id)) }
+
+// DirSize is the size of the files under dir, hard links counted once:
+// what a container's writable layer holds.
+func DirSize(dir string) (int64, error) { return dirSize(dir) }
