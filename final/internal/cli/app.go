@@ -63,7 +63,7 @@ func App() *cli.Command {
 			psCommand(), logsCommand(), stopCommand(), killCommand(), pauseCommand(), unpauseCommand(), waitCommand(),
 			portCommand(), topCommand(), updateCommand(), rmCommand(), inspectCommand(), statsCommand(),
 			importCommand(), pullCommand(), imagesCommand(), rmiCommand(), commitCommand(),
-			networkCommand(), systemCommand(), versionCommand(), infoCommand(),
+			networkCommand(), volumeCommand(), cpCommand(), systemCommand(), versionCommand(), infoCommand(),
 			monitorCommand(), referenceCommand(),
 		},
 	}

@@ -54,11 +54,13 @@ type CopyOptions struct {
 //     ends in "/.";
 //   - a destination that ends in "/" must be a folder.
 //
-// It goes through a tar, written from descriptors of the source's
+// A symlink src is copied as a symlink, unless opts.Follow or src ends
+// in "/". It goes through a tar, written from descriptors of the source's
 // folders (WriteTar) and unpacked in the destination's root (Untar).
 func Copy(from Side, src string, to Side, dst string, opts CopyOptions) error {
 	srcPath := src
-	if opts.Follow {
+	// "dir/" and "dir/." name what a symlink dir points to, as in POSIX.
+	if opts.Follow || strings.HasSuffix(src, "/") || strings.HasSuffix(src, "/.") {
 		var err error
 		if srcPath, err = FollowLinks(from.Root, src); err != nil {
 			return err
