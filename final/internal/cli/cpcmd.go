@@ -96,11 +96,12 @@ func cpAction(ctx context.Context, cmd *cli.Command, e *env) error {
 		opts.Owner = func(int, int) (int, int) { return uid, gid }
 	}
 	if src == "-" {
-		st, err := inroot.Stat(ctr.side.Root, dst)
-		if err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		dest, err := inroot.Open(ctr.side.Root, dst, unix.O_PATH|unix.O_DIRECTORY)
+		if err != nil {
 			return fmt.Errorf("cp: the destination %s of a tar must be a folder in the container", dst)
 		}
-		return inroot.Untar(os.Stdin, ctr.side.Root, dst, opts)
+		defer dest.Close()
+		return inroot.Untar(os.Stdin, dest, opts)
 	}
 	return inroot.Copy(hostSide, hostPath(src), ctr.side, dst, inroot.CopyOptions{Follow: cmd.Bool("follow-link"), Untar: opts})
 }

@@ -75,9 +75,14 @@ func Copy(from Side, src string, to Side, dst string, opts CopyOptions) error {
 	if err != nil {
 		return err
 	}
+	dest, err := Open(to.Root, into, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("destination %s: %w", into, unwrapPath(err))
+	}
+	defer dest.Close()
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(WriteTar(pw, from, srcPath, rel, false)) }()
-	err = Untar(pr, to.Root, into, opts.Untar)
+	err = Untar(pr, dest, opts.Untar)
 	pr.CloseWithError(errors.New("unpacking stopped"))
 	return err
 }

@@ -99,10 +99,10 @@ func TestUntarStaysInRoot(t *testing.T) {
 	dir, root := fixture(t)
 	var skipped []string
 	opts := UntarOptions{NoSetID: true, Skipped: func(name, why string) { skipped = append(skipped, name) }}
-	if err := Untar(bytes.NewReader(hostile(t, false)), root, "/data", opts); err != nil {
+	if err := Untar(bytes.NewReader(hostile(t, false)), root, opts); err != nil {
 		t.Fatal(err)
 	}
-	for file, want := range map[string]string{"pwned": "through a", "tmp/pwned-b": "through b", "data/hard": "inside\n"} {
+	for file, want := range map[string]string{"pwned": "through a", "tmp/pwned-b": "through b", "hard": "inside\n"} {
 		if data, err := os.ReadFile(filepath.Join(dir, file)); err != nil || string(data) != want {
 			t.Errorf("%s: %q, %v; want %q", file, data, err, want)
 		}
@@ -110,15 +110,36 @@ func TestUntarStaysInRoot(t *testing.T) {
 	if _, err := os.Stat("/pwned"); err == nil {
 		t.Error("the tar wrote the host's /pwned")
 	}
-	if _, err := os.Lstat(filepath.Join(dir, "data", "kmsg")); err == nil || len(skipped) != 1 {
+	if _, err := os.Lstat(filepath.Join(dir, "kmsg")); err == nil || len(skipped) != 1 {
 		t.Errorf("the device node was made (skipped: %v)", skipped)
 	}
-	if fi, err := os.Stat(filepath.Join(dir, "data", "suid")); err != nil || fi.Mode()&os.ModeSetuid != 0 {
+	if fi, err := os.Stat(filepath.Join(dir, "suid")); err != nil || fi.Mode()&os.ModeSetuid != 0 {
 		t.Errorf("suid: %v, %v: want the setuid bit dropped", fi.Mode(), err)
 	}
-	err := Untar(bytes.NewReader(hostile(t, true)), root, "/data", UntarOptions{})
+	err := Untar(bytes.NewReader(hostile(t, true)), root, UntarOptions{})
 	if err == nil || !strings.Contains(err.Error(), "outside") {
 		t.Errorf("a tar entry ../escape: %v, want it refused", err)
+	}
+	// Unpacked into a folder, a symlink to / is that folder: nothing
+	// goes above it, as when a container's tar is unpacked on the host.
+	data, err := Open(root, "/data", unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer data.Close()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "up", Linkname: "../../.."})
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "up/above", Mode: 0o644})
+	tw.Close()
+	if err := Untar(&buf, data, UntarOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "above")); err != nil {
+		t.Errorf("up/above did not land in the folder: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "above")); err == nil {
+		t.Error("up/above landed above the folder")
 	}
 }
 

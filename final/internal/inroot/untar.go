@@ -29,19 +29,20 @@ type UntarOptions struct {
 	Skipped func(name, why string)
 }
 
-// Untar unpacks the tar r into the folder dir inside root. Every folder
-// of an entry's path is resolved inside root (a symlink in the tar, or
-// in the container, leads somewhere inside root, as it would inside the
-// container), and the entry itself is made in that folder's descriptor
-// without following a symlink: a file is created with O_EXCL, and
-// owner, mode and times are set through the new file's descriptor. The
-// names and headers are checked as a layer's are (image.CheckTarEntry).
-// A folder is not replaced by a file, nor a file by a folder.
-func Untar(r io.Reader, root *os.File, dir string, opts UntarOptions) error {
+// Untar unpacks the tar r into the folder dest, which is the root of
+// everything it makes: every folder of an entry's path is resolved
+// inside dest (a symlink in the tar, or one already there, to "/" or
+// "../.." leads to dest, never above it), and the entry itself is made
+// in that folder's descriptor without following a symlink: a file is
+// created with O_EXCL, and owner, mode and times are set through the new
+// file's descriptor. The names and headers are checked as a layer's are
+// (image.CheckTarEntry). A folder is not replaced by a file, nor a file
+// by a folder, as in Docker.
+func Untar(r io.Reader, dest *os.File, opts UntarOptions) error {
 	if opts.Owner == nil {
 		opts.Owner = func(uid, gid int) (int, int) { return uid, gid }
 	}
-	u := &untarrer{root: root, dir: Clean(dir), opts: opts}
+	u := &untarrer{root: dest, opts: opts}
 	tr := tar.NewReader(r)
 	var dirs []dirTime
 	for {
@@ -62,7 +63,7 @@ func Untar(r io.Reader, root *os.File, dir string, opts UntarOptions) error {
 		if rel == "." { // the folder copied into: it stays as it is
 			continue
 		}
-		full := path.Join(u.dir, rel)
+		full := "/" + rel
 		if err := u.entry(full, hdr, tr); err != nil {
 			return entryError(hdr.Name, err)
 		}
@@ -72,7 +73,7 @@ func Untar(r io.Reader, root *os.File, dir string, opts UntarOptions) error {
 	}
 	// Last, since making files in a folder changes its mtime.
 	for _, d := range dirs {
-		if f, err := Open(root, d.path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY); err == nil {
+		if f, err := Open(dest, d.path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY); err == nil {
 			setMtime(f, d.mtime)
 			f.Close()
 		}
@@ -86,8 +87,7 @@ type dirTime struct {
 }
 
 type untarrer struct {
-	root *os.File
-	dir  string // the folder unpacked into, inside root
+	root *os.File // the folder unpacked into
 	opts UntarOptions
 }
 
@@ -206,14 +206,14 @@ func writeFileAt(dirfd int, name string, content io.Reader) (*os.File, error) {
 }
 
 // hardLink links full (name in dirfd) to linkname, a file the tar made
-// before: a path relative to the folder unpacked into, resolved inside
-// root, whose last name is not followed.
+// before: a path resolved inside the folder unpacked into, whose last
+// name is not followed.
 func (u *untarrer) hardLink(linkname, full string, dirfd int, name string) error {
 	rel, err := image.CheckTarEntry(&tar.Header{Name: linkname})
 	if err != nil {
 		return fmt.Errorf("hard link to %q: %w", linkname, err)
 	}
-	target, err := Open(u.root, path.Join(u.dir, rel), unix.O_PATH|unix.O_NOFOLLOW)
+	target, err := Open(u.root, rel, unix.O_PATH|unix.O_NOFOLLOW)
 	if err != nil {
 		return fmt.Errorf("hard link to %q: %w", linkname, err)
 	}

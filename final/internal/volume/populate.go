@@ -64,7 +64,7 @@ func Populate(mountpoint string, img *os.File, target string, owners image.Owner
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(inroot.WriteTar(pw, inroot.Side{Root: img}, src, ".", false)) }()
-	err = inroot.Untar(pr, data, "/", inroot.UntarOptions{Owner: owners.ToHost})
+	err = inroot.Untar(pr, data, inroot.UntarOptions{Owner: owners.ToHost})
 	pr.CloseWithError(errors.New("unpacking stopped"))
 	if err != nil {
 		return fmt.Errorf("copy the image's %s into the volume: %w", target, err)
