@@ -113,3 +113,40 @@ func owner(t *testing.T, path string) (int, int) {
 	}
 	return int(st.Uid), int(st.Gid)
 }
+
+// TestPopulateLayers: an image of several layers is their overlay, its
+// whiteouts applied, mounted detached: nothing shows on the host.
+func TestPopulateLayers(t *testing.T) {
+	lower, upper := t.TempDir(), t.TempDir()
+	for _, dir := range []string{lower, upper} {
+		os.Mkdir(filepath.Join(dir, "app"), 0o755)
+	}
+	os.WriteFile(filepath.Join(lower, "app", "a"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(lower, "app", "gone"), []byte("deleted above"), 0o644)
+	os.WriteFile(filepath.Join(upper, "app", "b"), []byte("b"), 0o644)
+	if err := unix.Mknod(filepath.Join(upper, "app", "gone"), unix.S_IFCHR, 0); err != nil { // a whiteout
+		t.Fatal(err)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	img, err := OpenImage([]string{lower, upper})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := os.ReadFile("/proc/self/mountinfo"); string(now) != string(mounts) {
+		t.Error("opening the image changed the host's mounts")
+	}
+	data := t.TempDir()
+	err = Populate(data, img, "/app", image.Owners{})
+	img.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := os.ReadDir(data)
+	var got []string
+	for _, n := range names {
+		got = append(got, n.Name())
+	}
+	if strings.Join(got, " ") != "a b" {
+		t.Errorf("the volume holds %v, want a and b", got)
+	}
+}
