@@ -72,7 +72,7 @@ func TestPopulateStaysInImage(t *testing.T) {
 	layer := t.TempDir()
 	os.MkdirAll(filepath.Join(layer, "app", "conf"), 0o750)
 	os.WriteFile(filepath.Join(layer, "app", "conf", "x.conf"), []byte("image\n"), 0o644)
-	os.Symlink("/etc", filepath.Join(layer, "app", "etc"))       // a symlink, copied as one
+	os.Symlink("/etc", filepath.Join(layer, "app", "etc"))        // a symlink, copied as one
 	os.Symlink("../../../../app", filepath.Join(layer, "target")) // the mount target itself
 	img, err := OpenImage([]string{layer})
 	if err != nil {
