@@ -99,14 +99,19 @@ func TestVolumeNamed(t *testing.T) {
 		}
 	}
 	must(t, "volume", "rm", "-f", "vt-named")
+	pre := volumeNames(t)
 	for _, args := range [][]string{{"volume", "create", "../evil"}, {"volume", "create", "a/b"}, {"volume", "rm", "../../images"},
 		{"volume", "inspect", ".."}, {"run", "--rm", "-v", "../../etc:/x", "busybox", "true"}, {"run", "--rm", "--mount", "src=../x,dst=/x", "busybox", "true"},
 		{"run", "--rm", "--mount", "type=tmpfs,dst=/t,tmpfs-size=lots", "busybox", "true"}, {"run", "--rm", "--mount", "type=nfs,dst=/t", "busybox", "true"},
-		{"volume", "rm", "no-such-volume"}} {
+		{"volume", "rm", "no-such-volume"}, {"run", "--rm", "-v", "vt-refused:/proc/x", "busybox", "true"},
+		{"run", "--rm", "-v", "/proc/y", "busybox", "true"}, {"run", "--rm", "-v", "vt-refused:/d", "-v", "vt-refused:/d", "busybox", "true"}} {
 		oneLineError(t, skiff(t, args...), strings.Join(args, " "))
 	}
 	if _, err := os.Stat(filepath.Join(roots[3], "evil")); err == nil {
 		t.Error("volume create ../evil made a folder outside volumes/")
+	}
+	if names := volumeNames(t); !slices.Equal(names, pre) { // a refused run makes no volume
+		t.Errorf("volumes left by refused runs: %v", names)
 	}
 	assertNothingLeft(t, before)
 }

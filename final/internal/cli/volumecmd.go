@@ -198,6 +198,7 @@ type mountRequest struct {
 	Propagation string // bind-propagation
 	TmpfsSize   int64
 	TmpfsMode   os.FileMode
+	anonymous   bool // a volume named by plan
 }
 
 // parseVolumeFlag reads -v as Docker does: /CTR is an anonymous
@@ -332,8 +333,9 @@ func (r mountRequest) check(what string) error {
 // mountsFromFlags reads -v and --mount, creates the volumes they name
 // (a new volume gets the image's files at its target), and adds them
 // to cfg's mounts, sorted so that a mount inside another comes after
-// it, as Docker sorts them. On failure, the volumes it created are
-// removed.
+// it, as Docker sorts them. The configuration is validated whole first:
+// a target that Store.Create would refuse must not leave a new volume
+// behind. If making a volume fails, those it made are removed.
 func (e *env) mountsFromFlags(cmd *cli.Command, cfg *container.Config, layers []string) (err error) {
 	var requests []mountRequest
 	for _, spec := range cmd.StringSlice("volume") {
@@ -354,31 +356,43 @@ func (e *env) mountsFromFlags(cmd *cli.Command, cfg *container.Config, layers []
 	if cfg.UserNS != nil {
 		p.owners = image.Owners{UID: cfg.UserNS.UID, GID: cfg.UserNS.GID, Size: cfg.UserNS.Size}
 	}
-	defer p.close()
-	defer func() {
-		if err != nil {
-			p.removeCreated()
-		}
-	}()
-	var mounts []specs.Mount
-	for _, r := range requests {
-		m, err := p.mount(r)
-		if err != nil {
+	planned := make([]specs.Mount, len(requests))
+	for i := range requests {
+		if planned[i], err = p.plan(&requests[i]); err != nil {
 			return err
 		}
-		mounts = append(mounts, m)
 	}
-	all := append(mounts, cfg.Mounts...)
+	all, err := sortMounts(append(planned, cfg.Mounts...))
+	if err != nil {
+		return err
+	}
+	trial := *cfg
+	trial.Mounts = all
+	if err := trial.Validate(); err != nil {
+		return err
+	}
+	defer p.close()
+	for _, r := range requests {
+		if err := p.make(r); err != nil {
+			p.removeCreated()
+			return err
+		}
+	}
+	cfg.Mounts = all
+	return nil
+}
+
+// sortMounts refuses two mounts on one path, and sorts them by depth.
+func sortMounts(mounts []specs.Mount) ([]specs.Mount, error) {
 	seen := map[string]bool{}
-	for _, m := range all {
+	for _, m := range mounts {
 		if seen[m.Destination] {
-			return fmt.Errorf("duplicate mount point: %s", m.Destination)
+			return nil, fmt.Errorf("duplicate mount point: %s", m.Destination)
 		}
 		seen[m.Destination] = true
 	}
-	slices.SortStableFunc(all, func(a, b specs.Mount) int { return depth(a.Destination) - depth(b.Destination) })
-	cfg.Mounts = all
-	return nil
+	slices.SortStableFunc(mounts, func(a, b specs.Mount) int { return depth(a.Destination) - depth(b.Destination) })
+	return mounts, nil
 }
 
 func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
@@ -392,7 +406,9 @@ type volumePreparer struct {
 	created []string     // the volumes made, to remove on failure
 }
 
-func (p *volumePreparer) mount(r mountRequest) (specs.Mount, error) {
+// plan is the mount r asks for, making nothing yet: an anonymous
+// volume is given its name here.
+func (p *volumePreparer) plan(r *mountRequest) (specs.Mount, error) {
 	m := specs.Mount{Destination: filepath.Clean(r.Target), Type: "bind", Source: filepath.Clean(r.Source), Options: []string{"rbind"}}
 	if r.ReadOnly {
 		m.Options = append(m.Options, "ro")
@@ -409,7 +425,6 @@ func (p *volumePreparer) mount(r mountRequest) (specs.Mount, error) {
 		if r.TmpfsMode != 0 {
 			m.Options = append(m.Options, fmt.Sprintf("mode=%o", r.TmpfsMode))
 		}
-		return m, nil
 	case "bind":
 		if _, err := os.Stat(m.Source); err != nil {
 			return m, fmt.Errorf("invalid mount source %s: %w", r.Source, err)
@@ -417,30 +432,42 @@ func (p *volumePreparer) mount(r mountRequest) (specs.Mount, error) {
 		if r.Propagation != "" {
 			m.Options = append(m.Options, r.Propagation)
 		}
-		return m, nil
+	case "volume":
+		if r.Source == "" {
+			r.Source, r.anonymous = volume.NewName(), true
+		}
+		m.Source = p.store.Mountpoint(r.Source)
+	}
+	return m, nil
+}
+
+// make creates the volume r names, if it is new, and gives it the
+// image's files at its target.
+func (p *volumePreparer) make(r mountRequest) error {
+	if r.Type != "volume" {
+		return nil
 	}
 	var labels map[string]string
-	if r.Source == "" {
+	if r.anonymous {
 		labels = map[string]string{volume.AnonymousLabel: ""}
 	}
 	v, created, err := p.store.Create(r.Source, labels)
 	if err != nil {
-		return m, err
+		return err
 	}
 	if created {
 		p.created = append(p.created, v.Name)
 	}
-	m.Source = v.Mountpoint
 	var img *os.File
 	if !r.NoCopy {
 		if img, err = p.imageRoot(); err != nil {
-			return m, err
+			return err
 		}
 	}
-	if err := volume.Populate(v.Mountpoint, img, m.Destination, p.owners); err != nil {
-		return m, fmt.Errorf("volume %s: %w", v.Name, err)
+	if err := volume.Populate(v.Mountpoint, img, filepath.Clean(r.Target), p.owners); err != nil {
+		return fmt.Errorf("volume %s: %w", v.Name, err)
 	}
-	return m, nil
+	return nil
 }
 
 func (p *volumePreparer) imageRoot() (*os.File, error) {

@@ -71,6 +71,9 @@ func CheckName(name string) error {
 
 func (s *Store) dir(name string) string { return filepath.Join(s.Root, name) }
 
+// Mountpoint is where the volume name's files are, or will be.
+func (s *Store) Mountpoint(name string) string { return filepath.Join(s.dir(name), "_data") }
+
 // Create makes the named volume, or returns it if it exists (Docker's
 // `volume create` of an existing name succeeds too); created says
 // which. An empty name makes a volume with a random name; labels are
@@ -91,7 +94,7 @@ func (s *Store) Create(name string, labels map[string]string) (v *Volume, create
 		return v, false, err
 	}
 	v = &Volume{CreatedAt: time.Now().UTC().Truncate(time.Second), Driver: "local", Labels: labels, Name: name,
-		Mountpoint: filepath.Join(s.dir(name), "_data"), Scope: "local"}
+		Mountpoint: s.Mountpoint(name), Scope: "local"}
 	// Made aside and renamed into place: whoever lists the volumes sees
 	// a whole one or none.
 	tmp := filepath.Join(s.Root, ".creating-"+name)
@@ -142,7 +145,7 @@ func (s *Store) get(name string) (*Volume, error) {
 	if err != nil {
 		return nil, fmt.Errorf("volume %s: %w", name, err)
 	}
-	v.Name, v.Mountpoint = name, filepath.Join(s.dir(name), "_data") // whatever the file says
+	v.Name, v.Mountpoint = name, s.Mountpoint(name) // whatever the file says
 	return &v, nil
 }
 
