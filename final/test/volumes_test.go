@@ -329,3 +329,29 @@ func TestCp(t *testing.T) {
 	must(t, "rm", "vt-cp")
 	assertNothingLeft(t, before)
 }
+
+// TestCpUserns: files copied into a container with --userns private are
+// its root's (the host's first ID of skiff's range), running or stopped,
+// and a tar copied out gives the container's owners.
+func TestCpUserns(t *testing.T) {
+	before := hostMounts(t)
+	src := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(src, []byte("mine\n"), 0o644)
+	detached(t, "vt-cpu", "--userns", "private", "busybox", "sleep", "300")
+	must(t, "cp", src, "vt-cpu:/tmp/f")
+	if got := must(t, "exec", "vt-cpu", "stat", "-c", "%u:%g", "/tmp/f"); got != "0:0\n" {
+		t.Errorf("the copied file's owner inside: %q, want 0:0", got)
+	}
+	tr := tar.NewReader(strings.NewReader(must(t, "cp", "vt-cpu:/tmp/f", "-")))
+	if h, err := tr.Next(); err != nil || h.Uid != 0 || h.Gid != 0 {
+		t.Errorf("cp vt-cpu:/tmp/f -: %+v, %v; want owner 0:0", h, err)
+	}
+	must(t, "stop", "-t", "0", "vt-cpu")
+	must(t, "cp", src, "vt-cpu:/tmp/g")
+	upper := filepath.Join(roots[1], "containers", inspect(t, "vt-cpu").ID, "upper", "tmp", "g")
+	if uid, gid := hostOwner(t, upper); uid != skiffRange(t, "/etc/subuid") || gid != skiffRange(t, "/etc/subgid") {
+		t.Errorf("the file copied into the stopped container is %d:%d on the host, want the container's root", uid, gid)
+	}
+	must(t, "rm", "vt-cpu")
+	assertNothingLeft(t, before)
+}
