@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -13,6 +14,7 @@ import (
 	"skiff/internal/image"
 	"skiff/internal/inroot"
 	"skiff/internal/rootfs"
+	"skiff/internal/safefile"
 )
 
 // OpenImage opens the root of an image, its layers merged, read-only:
@@ -42,6 +44,13 @@ func OpenImage(layers []string) (*os.File, error) {
 // already keeps them, and their owners. A nil img copies nothing
 // (volume-nocopy).
 func Populate(mountpoint string, img *os.File, target string, owners image.Owners) error {
+	// Two containers starting on a new volume at once: one copies, the
+	// other then finds it full.
+	unlock, err := safefile.Lock(filepath.Join(filepath.Dir(mountpoint), "lock"), unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	data, err := os.OpenFile(mountpoint, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return err

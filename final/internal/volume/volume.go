@@ -98,7 +98,6 @@ func (s *Store) Create(name string, labels map[string]string) (v *Volume, create
 	// Made aside and renamed into place: whoever lists the volumes sees
 	// a whole one or none.
 	tmp := filepath.Join(s.Root, ".creating-"+name)
-	os.RemoveAll(tmp)
 	err = os.Mkdir(tmp, 0o700)
 	if err == nil {
 		err = os.Mkdir(filepath.Join(tmp, "_data"), 0o755)
@@ -213,7 +212,22 @@ func (s *Store) NameOf(source string) (string, bool) {
 	return name, true
 }
 
-func (s *Store) lock() (func(), error)  { return s.flock(unix.LOCK_EX) }
+// lock takes the store's lock to change it, and removes what a skiff
+// killed while creating or removing a volume left behind.
+func (s *Store) lock() (func(), error) {
+	unlock, err := s.flock(unix.LOCK_EX)
+	if err != nil {
+		return nil, err
+	}
+	for _, pattern := range []string{".creating-*", ".removing-*"} {
+		left, _ := filepath.Glob(filepath.Join(s.Root, pattern))
+		for _, dir := range left {
+			os.RemoveAll(dir)
+		}
+	}
+	return unlock, nil
+}
+
 func (s *Store) rlock() (func(), error) { return s.flock(unix.LOCK_SH) }
 
 func (s *Store) flock(how int) (func(), error) {

@@ -63,6 +63,15 @@ func TestStore(t *testing.T) {
 	if _, err := s.Get("data"); err == nil {
 		t.Error("Get of a removed volume")
 	}
+	// What a killed skiff left goes with the next change.
+	left := filepath.Join(s.Root, ".removing-old")
+	os.MkdirAll(filepath.Join(left, "_data"), 0o755)
+	if _, _, err := s.Create("next", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(left); err == nil {
+		t.Error("a half-removed volume was left")
+	}
 }
 
 // TestPopulateStaysInImage: the image's files at the target are copied
