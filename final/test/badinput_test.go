@@ -42,7 +42,7 @@ func TestBadInput(t *testing.T) {
 		{"run", "--network", "container:stopped", "busybox", "true"},
 		{"run", "--ipc", "nosuchmode", "busybox", "true"},
 		{"run", "--pid", "container:", "busybox", "true"},
-		{"run", "-v", "relative:/x", "busybox", "true"},
+		{"run", "-v", "../relative:/x", "busybox", "true"},
 		{"run", "-v", "/no/such/dir:/x", "busybox", "true"},
 		{"run", "-v", "/tmp:/x:rx", "busybox", "true"},
 		{"run", "-v", "/tmp:/", "busybox", "true"},

@@ -55,7 +55,7 @@ func App() *cli.Command {
 		OnUsageError:          clidoc.UsageError,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: "/run/skiff", Usage: "`DIR` for the state of containers"},
-			&cli.StringFlag{Name: "data-root", Value: "/var/lib/skiff", Usage: "`DIR` for images and networks"},
+			&cli.StringFlag{Name: "data-root", Value: "/var/lib/skiff", Usage: "`DIR` for images, networks and volumes"},
 		},
 		Action: clidoc.UnknownCommand,
 		Commands: []*cli.Command{
@@ -64,7 +64,7 @@ func App() *cli.Command {
 			portCommand(), topCommand(), updateCommand(), rmCommand(), inspectCommand(), statsCommand(),
 			importCommand(), pullCommand(), imagesCommand(), rmiCommand(), commitCommand(),
 			tagCommand(), saveCommand(), loadCommand(), exportCommand(), historyCommand(),
-			networkCommand(), systemCommand(), versionCommand(), infoCommand(),
+			networkCommand(), volumeCommand(), cpCommand(), systemCommand(), versionCommand(), infoCommand(),
 			monitorCommand(), referenceCommand(),
 		},
 	}

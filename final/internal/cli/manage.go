@@ -304,14 +304,17 @@ func rmCommand() *cli.Command {
 		Name:      "rm",
 		Usage:     "remove containers",
 		ArgsUsage: "NAME...",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first"}},
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first"}, rmVolumesFlag()},
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
-			if err := needArgs(cmd, 1, "[-f] NAME..."); err != nil {
+			if err := needArgs(cmd, 1, "[-f] [-v] NAME..."); err != nil {
 				return err
 			}
 			return eachContainer(cmd, e, func(c *container.Container) error {
 				if err := e.runtime.Remove(c, cmd.Bool("force")); err != nil {
 					return err
+				}
+				if cmd.Bool("volumes") {
+					e.removeAnonymousVolumes(c.Config)
 				}
 				fmt.Println(c.Name())
 				return nil

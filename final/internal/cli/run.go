@@ -52,7 +52,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "the command's working `DIR` inside"},
 			&cli.StringFlag{Name: "entrypoint", Usage: "run `COMMAND` instead of the image's entrypoint (and without its default arguments)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `UID[:GID]`"},
-			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind-mount `HOST:CTR[:ro]` (repeatable)"},
+			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "mount `[HOST:|NAME:]CTR[:ro]`: a host folder, a named volume, or a new anonymous volume (repeatable)"},
 			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish TCP port `HOST:CTR` (repeatable)"},
 			&cli.StringFlag{Name: "network", Value: "bridge", Usage: "bridge, none, host, container:NAME, or a network's name"},
 			&cli.StringFlag{Name: "ipc", Usage: "container:NAME to share that container's IPC namespace, host for the host's"},
@@ -62,7 +62,7 @@ func runCommand() *cli.Command {
 			&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
 			&cli.BoolFlag{Name: "read-only", Usage: "mount the container's root read-only"},
 			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as PID 1 that forwards signals and reaps orphans"},
-		}, append(append(securityFlags(), moreRunFlags()...), usernsFlag())...),
+		}, append(append(append(securityFlags(), moreRunFlags()...), volumeFlags()...), usernsFlag())...),
 		Action: command(runAction),
 	}
 }
@@ -85,12 +85,15 @@ func runAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	defer release() // the image's layers, held until the container's config names them
 	c, err := e.containers.Create(cfg)
 	if err != nil {
+		e.removeAnonymousVolumes(cfg)
 		return err
 	}
 	if cmd.Bool("detach") {
 		return e.startDetached(c)
 	}
-	return e.runForeground(c, cmd.Bool("interactive"), waitSignals())
+	err = e.runForeground(c, cmd.Bool("interactive"), waitSignals())
+	e.autoRemoveVolumes(c)
+	return err
 }
 
 // configFromFlags turns the flags into a container's configuration,
@@ -122,13 +125,6 @@ func (e *env) configOf(cmd *cli.Command, img resolved) (cfg container.Config, er
 		return cfg, err
 	}
 	cfg.Hostname = cmd.String("hostname")
-	for _, spec := range cmd.StringSlice("volume") {
-		m, err := parseVolume(spec)
-		if err != nil {
-			return cfg, err
-		}
-		cfg.Mounts = append(cfg.Mounts, m)
-	}
 	if cfg.Limits, err = limitsFromFlags(cmd); err != nil {
 		return cfg, err
 	}
@@ -160,7 +156,7 @@ func (e *env) configOf(cmd *cli.Command, img resolved) (cfg container.Config, er
 	if cmd.Bool("detach") && cfg.Interactive {
 		return cfg, errors.New("-d with -i: a detached container has no stdin to keep open (skiff has no attach)")
 	}
-	return cfg, nil
+	return cfg, e.mountsFromFlags(cmd, &cfg, img.layers) // last: it creates volumes
 }
 
 // needTerminal refuses -it when stdin is not a terminal, as Docker does:
@@ -353,25 +349,6 @@ func lookupID(name string, file []byte, path string) (id, gid uint32, err error)
 		return uint32(n), 0, nil
 	}
 	return 0, 0, fmt.Errorf("no %q in the container's %s", name, path)
-}
-
-// parseVolume reads HOST:CTR[:ro|:rw]; the host path must exist.
-func parseVolume(spec string) (specs.Mount, error) {
-	parts := strings.Split(spec, ":")
-	if len(parts) < 2 || len(parts) > 3 || !filepath.IsAbs(parts[0]) || !filepath.IsAbs(parts[1]) {
-		return specs.Mount{}, fmt.Errorf("invalid volume %q: want HOST:CTR[:ro] with absolute paths", spec)
-	}
-	m := specs.Mount{Source: filepath.Clean(parts[0]), Destination: filepath.Clean(parts[1]), Type: "bind", Options: []string{"rbind"}}
-	if len(parts) == 3 {
-		if parts[2] != "ro" && parts[2] != "rw" {
-			return m, fmt.Errorf("invalid volume %q: mode %q is neither ro nor rw", spec, parts[2])
-		}
-		m.Options = append(m.Options, parts[2])
-	}
-	if _, err := os.Stat(m.Source); err != nil {
-		return m, fmt.Errorf("invalid volume %q: %w", spec, err)
-	}
-	return m, nil
 }
 
 func limitsFromFlags(cmd *cli.Command) (cgroups.Resources, error) {
@@ -597,5 +574,6 @@ func monitorAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	}
 	c.Adopt(owner)
 	e.runtime.Monitor(c, ready, os.Stdout)
+	e.autoRemoveVolumes(c)
 	return nil
 }
