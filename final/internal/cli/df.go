@@ -16,7 +16,7 @@ import (
 func dfCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "df",
-		Usage: "show the disk space images and containers use, and how much of it removing what no running container needs would free",
+		Usage: "show the disk space images, containers and volumes use, and how much of it removing what no running container needs would free",
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
 			rows, err := e.diskUsage()
 			if err != nil {
@@ -48,9 +48,9 @@ func reclaimable(n, of int64) string {
 
 // diskUsage adds up, as Docker's system df does: images (each layer once,
 // however many images share it; active when a container was made from
-// the image; reclaimable, the layers no container runs on) and containers
+// the image; reclaimable, the layers no container runs on), containers
 // (their writable layers; active when running; reclaimable, those of
-// stopped containers).
+// stopped containers) and volumes.
 func (e *env) diskUsage() ([]usage, error) {
 	images, err := e.images.List()
 	if err != nil {
@@ -99,5 +99,29 @@ func (e *env) diskUsage() ([]usage, error) {
 			}
 		}
 	}
-	return []usage{imgs, ctrs}, nil
+	vols, err := e.volumeUsage()
+	if err != nil {
+		return nil, err
+	}
+	return []usage{imgs, ctrs, vols}, nil
+}
+
+// volumeUsage adds up the volumes: active when a container, running or
+// not, mounts one (`volume rm` refuses those); reclaimable, the others.
+func (e *env) volumeUsage() (usage, error) {
+	all, err := e.volumes().List()
+	if err != nil {
+		return usage{}, err
+	}
+	u := usage{kind: "Local Volumes", total: len(all)}
+	for _, v := range all {
+		size, _ := image.DirSize(v.Mountpoint)
+		u.size += size
+		if len(e.volumeUsers(v.Mountpoint)) > 0 {
+			u.active++
+		} else {
+			u.reclaimable += size
+		}
+	}
+	return u, nil
 }
