@@ -88,16 +88,20 @@ func portsFromFlags(cmd *cli.Command, img image.Config) ([]container.Port, error
 		}
 		ports = append(ports, p...)
 	}
-	var exposed []container.Port
-	for _, spec := range append(slices.Clone(img.ExposedPorts), cmd.StringSlice("expose")...) {
+	exposed := cmd.StringSlice("expose")
+	if cmd.Bool("publish-all") { // the image's only then: a run without -P does not care what it says
+		exposed = append(slices.Clone(img.ExposedPorts), exposed...)
+	}
+	var toPublish []container.Port
+	for _, spec := range exposed {
 		p, err := container.ParseExposed(spec)
 		if err != nil {
 			return nil, err
 		}
-		exposed = append(exposed, p...)
+		toPublish = append(toPublish, p...)
 	}
 	if cmd.Bool("publish-all") {
-		for _, p := range exposed {
+		for _, p := range toPublish {
 			if !slices.ContainsFunc(ports, func(q container.Port) bool { return q.Container == p.Container && q.Protocol() == p.Protocol() }) {
 				ports = append(ports, p)
 			}
@@ -147,7 +151,7 @@ func portCommand() *cli.Command {
 				}
 			}
 			if want != "" && !found {
-				return fmt.Errorf("no public port '%s' published for %s", want, c.Name())
+				return fmt.Errorf("no public port %s published for %s", want, c.Name())
 			}
 			return nil
 		}),
