@@ -98,7 +98,10 @@ func (cfg *Config) validateNetwork() error {
 		if p.Container == 0 || (p.Proto != "" && p.Proto != "udp") {
 			return fmt.Errorf("invalid port %s: want ports from 1 to 65535, tcp or udp", p)
 		}
-		key := fmt.Sprintf("%d/%s", p.Host, p.Protocol())
+		key := fmt.Sprint(p.Host)
+		if p.Protocol() == "udp" {
+			key += "/udp"
+		}
 		if p.Host != 0 && seen[key] {
 			return fmt.Errorf("-p %s: host port %s is published twice", p, key)
 		}
