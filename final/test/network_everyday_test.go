@@ -404,7 +404,16 @@ func udpEchoIn(t *testing.T, pid, port int) net.PacketConn {
 	}
 	done := make(chan result)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine, in whichever namespace
+		// The thread goes back to the host's namespace: one left in the
+		// container's would hold it, and its veth pair, after the
+		// container is gone (the main thread is never ended).
+		runtime.LockOSThread()
+		host, err := netns.Get()
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		defer host.Close()
 		ns, err := netns.GetFromPid(pid)
 		if err == nil {
 			defer ns.Close()
@@ -415,6 +424,9 @@ func udpEchoIn(t *testing.T, pid, port int) net.PacketConn {
 			return
 		}
 		c, err := net.ListenPacket("udp4", fmt.Sprintf("0.0.0.0:%d", port))
+		if netns.Set(host) == nil {
+			runtime.UnlockOSThread()
+		}
 		done <- result{c, err}
 	}()
 	r := <-done
