@@ -203,7 +203,9 @@ func TestUserNetworks(t *testing.T) {
 		}
 	}
 
-	ping := func(from, to string) bool { return skiff(t, "exec", from, "ping", "-c", "1", "-W", "2", to).status == 0 }
+	ping := func(from, to string) bool {
+		return skiff(t, "exec", from, "ping", "-c", "1", "-W", "2", to).status == 0
+	}
 	if !ping("ua", "ub") || !ping("ub", "ua") {
 		t.Error("ua and ub, on network users, do not reach each other by name")
 	}
@@ -214,8 +216,10 @@ func TestUserNetworks(t *testing.T) {
 	}
 
 	var views []struct {
-		Name, Id   string
-		IPAM       struct{ Config []struct{ Subnet, Gateway string } }
+		Name, Id string
+		IPAM     struct {
+			Config []struct{ Subnet, Gateway string }
+		}
 		Containers map[string]struct{ Name, IPv4Address string }
 	}
 	if err := json.Unmarshal([]byte(must(t, "network", "inspect", "users", network.DefaultName)), &views); err != nil || len(views) != 2 {
@@ -278,7 +282,7 @@ func TestUserNetworks(t *testing.T) {
 	}
 	must(t, "rm", "-f", "ua", "ub")
 	must(t, "network", "rm", "users")
-	if left, _ := os.ReadDir(filepath.Join(roots[3], "networks", "connected")); len(left) > 0 {
+	if left, _ := os.ReadDir(filepath.Join(roots[3], "networks", "_connected")); len(left) > 0 {
 		t.Errorf("records of connected networks left: %v", left)
 	}
 	assertNothingLeft(t, before)

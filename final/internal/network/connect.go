@@ -18,13 +18,13 @@ import (
 // address and the route to the network's subnet (the default route stays
 // on the first network, as in Docker). The host's end is named from the
 // container's ID and the network's, so that nothing else needs recording
-// to find it; the network's name goes into connected/ID before anything
+// to find it; the network's name goes into _connected/ID before anything
 // is made, so that whoever cleans up after the container (its monitor,
 // `rm -f` after a kill, prune) takes the address back even if `network
 // connect` itself was killed half-way. The veth pairs go with the
 // container's network namespace, as the first one does.
 
-func (s *Store) connectedFile(id string) string { return filepath.Join(s.Root, "connected", id) }
+func (s *Store) connectedFile(id string) string { return filepath.Join(s.Root, "_connected", id) }
 
 // connectedVeth is the host's end of container id's pair on a network it
 // was connected to: "veth", 8 digits of the ID, 3 of the network's hash.

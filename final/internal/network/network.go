@@ -8,7 +8,8 @@
 //	NAME.json        the network: bridge, subnet, gateway
 //	NAME/ips/ADDR    one file per address in use: "ID NAME HOSTSFILE HOSTNAME EXTRAHOSTS"
 //	ports/PORT       one file per published host port (PORT.udp for UDP): the container's ID
-//	connected/ID     the networks container ID was connected to after it started, one a line
+//	_connected/ID    the networks container ID was connected to after it started, one a line
+//	                 (no network's name starts with "_": `network rm` of none deletes the folder)
 //
 // Several instances of skiff, each with a data root of its own, can share
 // a host: names.go tells how the names they give on the host stay apart,
