@@ -132,7 +132,8 @@ func TestPublishForms(t *testing.T) {
 }
 
 // TestResolvAndHosts: --dns and --dns-search make /etc/resolv.conf,
-// --add-host adds to /etc/hosts, and on a user network the entries stay
+// --add-host adds to /etc/hosts (host-gateway: the network's gateway),
+// and on a user network the entries stay
 // when a container joins and the file is written anew.
 func TestResolvAndHosts(t *testing.T) {
 	out := must(t, "run", "--rm", "--dns", "10.9.9.9", "--dns", "10.9.9.10", "--dns-search", "example.com",
@@ -158,10 +159,12 @@ func TestResolvAndHosts(t *testing.T) {
 
 	must(t, "network", "create", "hostsnet")
 	t.Cleanup(func() { skiff(t, "network", "rm", "hostsnet") })
-	detached(t, "hosts1", "--network", "hostsnet", "--add-host", "db:10.1.2.3", "busybox", "sleep", "300")
+	detached(t, "hosts1", "--network", "hostsnet", "--add-host", "db:10.1.2.3", "--add-host", "gw:host-gateway", "busybox", "sleep", "300")
 	detached(t, "hosts2", "--network", "hostsnet", "busybox", "sleep", "300")
-	if out := must(t, "exec", "hosts1", "cat", "/etc/hosts"); !strings.Contains(out, "\thosts2 ") || !strings.Contains(out, "10.1.2.3\tdb\n") {
-		t.Errorf("hosts1's /etc/hosts, after hosts2 joined:\n%s", out)
+	gateway := addressOf(t, "hosts1").Gateway
+	if out := must(t, "exec", "hosts1", "cat", "/etc/hosts"); !strings.Contains(out, "\thosts2 ") || !strings.Contains(out, "10.1.2.3\tdb\n") ||
+		!strings.Contains(out, gateway+"\tgw\n") {
+		t.Errorf("hosts1's /etc/hosts, after hosts2 joined (gateway %s):\n%s", gateway, out)
 	}
 	if out := must(t, "exec", "hosts2", "cat", "/etc/hosts"); strings.Contains(out, "\tdb") {
 		t.Errorf("hosts2 got hosts1's --add-host:\n%s", out)

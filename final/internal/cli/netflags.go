@@ -28,7 +28,7 @@ func networkFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "expose", Usage: "expose `PORT[/tcp|/udp]` or a range, for -P (repeatable)"},
 		&cli.StringSliceFlag{Name: "dns", Usage: "nameserver `IP` for /etc/resolv.conf, instead of the host's (repeatable)"},
 		&cli.StringSliceFlag{Name: "dns-search", Usage: "search `DOMAIN` in /etc/resolv.conf, instead of the host's (repeatable; \".\" for none)"},
-		&cli.StringSliceFlag{Name: "add-host", Usage: "add `NAME:IP` to /etc/hosts (repeatable)"},
+		&cli.StringSliceFlag{Name: "add-host", Usage: "add `NAME:IP` to /etc/hosts, IP host-gateway for the host's address on the container's network (repeatable)"},
 		&cli.StringFlag{Name: "ip", Usage: "the container's IPv4 `ADDR` on its user-defined network"},
 	}
 }
@@ -52,6 +52,9 @@ func (e *env) networkExtrasFromFlags(cmd *cli.Command, n *container.NetworkConfi
 		n.DNSSearch = append(n.DNSSearch, domain)
 	}
 	for _, spec := range cmd.StringSlice("add-host") {
+		if spec, err = e.hostGateway(spec, n); err != nil {
+			return err
+		}
 		name, ip, err := container.ParseExtraHost(spec)
 		if err != nil {
 			return err
@@ -75,6 +78,25 @@ func (e *env) networkExtrasFromFlags(cmd *cli.Command, n *container.NetworkConfi
 		n.IP = ip
 	}
 	return nil
+}
+
+// hostGateway turns Docker's --add-host NAME:host-gateway into
+// NAME:GATEWAY, the host's address on the container's bridge network.
+func (e *env) hostGateway(spec string, n *container.NetworkConfig) (string, error) {
+	name, ok := strings.CutSuffix(spec, ":host-gateway")
+	if !ok {
+		if name, ok = strings.CutSuffix(spec, "=host-gateway"); !ok {
+			return spec, nil
+		}
+	}
+	if n.Mode != container.BridgeNetwork {
+		return "", fmt.Errorf("--add-host %s: host-gateway needs a bridge network, not --network %s", spec, n.Mode)
+	}
+	net, err := e.networks.Get(n.Name)
+	if err != nil {
+		return "", err
+	}
+	return name + ":" + net.Gateway, nil
 }
 
 // portsFromFlags reads -p, and with -P the image's exposed ports and
