@@ -45,8 +45,9 @@ cleanup() {
 	rmdir /sys/fs/cgroup/*"$cgroup" 2>/dev/null || true
 	umount "$work/mntns" 2>/dev/null || true
 	# The bridge, its nftables table and the cgroup parent are the host's,
-	# named after this run's data root: take them down.
-	bin/skiff --root "$work/state/skiff" --data-root "$work/lib" network rm bridge >/dev/null 2>&1 || true
+	# named after this run's data root: take them down (`network rm`
+	# refuses the default network; prune takes down one whose file is gone).
+	rm -f "$work/lib/networks/bridge.json"
 	bin/skiff --root "$work/state/skiff" --data-root "$work/lib" system prune >/dev/null 2>&1 || true
 	umount "$work/state" 2>/dev/null || true
 	rm -rf "$work"

@@ -233,5 +233,8 @@ func removeNetworks() {
 			exec.Command("skiff", append(append([]string{}, roots...), "network", "rm", f[0])...).Run()
 		}
 	}
+	// The default network cannot be removed: a network whose file is
+	// gone, prune takes down.
+	os.Remove(filepath.Join(roots[3], "networks", network.DefaultName+".json"))
 	exec.Command("skiff", append(append([]string{}, roots...), "system", "prune")...).Run()
 }

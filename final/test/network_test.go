@@ -232,9 +232,10 @@ func TestTwoDataRoots(t *testing.T) {
 	mustIn(t, other, "run", "-d", "--name", "second", "busybox", "sleep", "300")
 	mustIn(t, other, "run", "-d", "--name", "secondtwin", "--network", "twin", "busybox", "sleep", "300")
 	t.Cleanup(func() {
-		for _, args := range [][]string{{"rm", "-f", "second"}, {"rm", "-f", "secondtwin"}, {"network", "rm", "twin"}, {"network", "rm", "bridge"}} {
+		for _, args := range [][]string{{"rm", "-f", "second"}, {"rm", "-f", "secondtwin"}, {"network", "rm", "twin"}} {
 			skiffWith(t, other, args...)
 		}
+		removeDefaultNetwork(t, other)
 	})
 
 	for _, name := range []string{network.DefaultName, "twin"} {
@@ -287,8 +288,8 @@ func TestTwoDataRoots(t *testing.T) {
 	// The other instance removes its containers and networks, and sweeps.
 	theirBridges := []string{readNetwork(t, other, network.DefaultName).Bridge, readNetwork(t, other, "twin").Bridge}
 	mustIn(t, other, "rm", "-f", "second", "secondtwin")
-	mustIn(t, other, "network", "rm", "twin", network.DefaultName)
-	mustIn(t, other, "system", "prune")
+	mustIn(t, other, "network", "rm", "twin")
+	removeDefaultNetwork(t, other)
 	for _, name := range []string{network.DefaultName, "twin"} {
 		if _, err := netlink.LinkByName(readNetwork(t, roots, name).Bridge); err != nil {
 			t.Errorf("the other data root took the bridge of our network %s: %v", name, err)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -82,9 +83,10 @@ func dockerInspect(i inspection) dockerView {
 		n.Networks[i.Network.Network] = dockerEndpoint{i.Network.IP, i.Network.Gateway}
 	}
 	n.Ports = map[string][]dockerPortBinding{}
-	for _, p := range cfg.Network.Ports {
-		key := fmt.Sprintf("%d/tcp", p.Container)
-		n.Ports[key] = append(n.Ports[key], dockerPortBinding{"0.0.0.0", fmt.Sprint(p.Host)})
+	for _, p := range publishedPorts(&container.Container{Config: cfg, State: st}) {
+		key := fmt.Sprintf("%d/%s", p.Container, p.Protocol())
+		host, port, _ := net.SplitHostPort(p.HostAddr())
+		n.Ports[key] = append(n.Ports[key], dockerPortBinding{host, port})
 	}
 	for _, m := range cfg.Mounts {
 		v.Mounts = append(v.Mounts, dockerMount{Type: "bind", Source: m.Source, Destination: m.Destination,

@@ -157,8 +157,8 @@ func (e *env) describeStatus(c *container.Container, status container.Status) st
 
 func ports(c *container.Container) string {
 	var out []string
-	for _, p := range c.Config.Network.Ports {
-		out = append(out, fmt.Sprintf("0.0.0.0:%d->%d/tcp", p.Host, p.Container))
+	for _, p := range publishedPorts(c) {
+		out = append(out, p.String())
 	}
 	return strings.Join(out, ", ")
 }

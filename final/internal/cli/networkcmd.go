@@ -2,8 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"os"
+	"skiff/internal/container"
+	"skiff/internal/network"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v3"
@@ -64,6 +69,140 @@ func networkCommand() *cli.Command {
 					return nil
 				}),
 			},
+			networkInspectCommand(),
+			networkConnectCommand(),
+			networkDisconnectCommand(),
 		},
+	}
+}
+
+// networkView is a network as `docker network inspect` shows it.
+type networkView struct {
+	Name   string
+	ID     string `json:"Id"`
+	Driver string
+	Scope  string
+	IPAM   struct {
+		Config []struct{ Subnet, Gateway string }
+	}
+	Containers map[string]networkEndpointView
+	Options    map[string]string
+}
+
+type networkEndpointView struct{ Name, IPv4Address string }
+
+func networkInspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "print networks, their subnets and containers, as a JSON array (Docker's shape)",
+		ArgsUsage: "NAME...",
+		Flags: []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"},
+			Usage: "print each network through a Go `TEMPLATE` ({{.Name}}, {{range .IPAM.Config}}{{.Subnet}}{{end}}...)"}},
+		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			if err := needArgs(cmd, 1, "NAME..."); err != nil {
+				return err
+			}
+			var f *formatter
+			if format := cmd.String("format"); format != "" {
+				var err error
+				if f, err = newFormatter(format); err != nil {
+					return err
+				}
+			}
+			views := []networkView{}
+			var errs []error
+			for _, name := range cmd.Args().Slice() {
+				n, err := e.networks.Get(name)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				views = append(views, e.networkView(n))
+			}
+			if f != nil {
+				values := make([]any, len(views))
+				for i, v := range views {
+					values[i] = v
+				}
+				return errors.Join(append(errs, f.print(os.Stdout, nil, values))...)
+			}
+			data, _ := json.MarshalIndent(views, "", "    ")
+			fmt.Println(string(data))
+			return errors.Join(errs...)
+		}),
+	}
+}
+
+func (e *env) networkView(n *network.Network) networkView {
+	v := networkView{Name: n.Name, ID: e.networks.ID(n), Driver: "bridge", Scope: "local",
+		Containers: map[string]networkEndpointView{}, Options: map[string]string{"com.docker.network.bridge.name": n.Bridge}}
+	v.IPAM.Config = append(v.IPAM.Config, struct{ Subnet, Gateway string }{n.Subnet, n.Gateway})
+	_, ipnet, _ := net.ParseCIDR(n.Subnet)
+	ones, _ := ipnet.Mask.Size()
+	for _, ep := range e.networks.Endpoints(n) {
+		v.Containers[ep.ID] = networkEndpointView{ep.Name, fmt.Sprintf("%s/%d", ep.IP, ones)}
+	}
+	return v
+}
+
+// networkTarget reads NETWORK CONTAINER, for connect and disconnect: the
+// container must run on a bridge network of its own.
+func (e *env) networkTarget(cmd *cli.Command) (*network.Network, *container.Container, error) {
+	if cmd.Args().Len() != 2 {
+		return nil, nil, fmt.Errorf("usage: skiff network %s NETWORK CONTAINER", cmd.Name)
+	}
+	n, err := e.networks.Get(cmd.Args().First())
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := e.containers.Get(cmd.Args().Get(1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Status() != container.Running {
+		return nil, nil, fmt.Errorf("container %s is not running", c.Name())
+	}
+	if c.Config.Network.Mode != container.BridgeNetwork {
+		return nil, nil, fmt.Errorf("container %s has --network %s: only a container on a bridge network joins or leaves networks", c.Name(), c.Config.Network.Mode)
+	}
+	return n, c, nil
+}
+
+func networkConnectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "connect",
+		Usage:     "connect a running container to one more network (an interface more inside: eth1, eth2...)",
+		ArgsUsage: "NETWORK CONTAINER",
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "ip", Usage: "the container's IPv4 `ADDR` on the network"}},
+		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			n, c, err := e.networkTarget(cmd)
+			if err != nil {
+				return err
+			}
+			if ip := cmd.String("ip"); ip != "" {
+				if _, err := e.networks.CheckAddress(n, ip); err != nil {
+					return fmt.Errorf("--ip: %w", err)
+				}
+			}
+			ep := network.Endpoint{ID: c.Config.ID, Name: c.Config.Name, HostsFile: c.Path("hosts"), Hostname: c.Config.Hostname,
+				IP: cmd.String("ip"), ExtraHosts: c.Config.Network.ExtraHosts}
+			_, err = e.networks.Connect(n, c.State.Pid, ep)
+			return err
+		}),
+	}
+}
+
+func networkDisconnectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "disconnect",
+		Usage:     "disconnect a running container from a network",
+		ArgsUsage: "NETWORK CONTAINER",
+		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			n, c, err := e.networkTarget(cmd)
+			if err != nil {
+				return err
+			}
+			return e.networks.Disconnect(n, c.Config.ID, n.Name == c.Config.Network.Name)
+		}),
 	}
 }

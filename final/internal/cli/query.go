@@ -40,38 +40,6 @@ func waitCommand() *cli.Command {
 	}
 }
 
-func portCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "port",
-		Usage:     "list a container's published ports, or where one of them is published",
-		ArgsUsage: "NAME [PORT[/tcp]]",
-		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
-			if n := cmd.Args().Len(); n < 1 || n > 2 {
-				return errors.New("usage: skiff port NAME [PORT[/tcp]]")
-			}
-			c, err := e.containers.Get(cmd.Args().First())
-			if err != nil {
-				return err
-			}
-			want := strings.TrimSuffix(cmd.Args().Get(1), "/tcp")
-			found := false
-			for _, p := range c.Config.Network.Ports {
-				switch {
-				case want == "":
-					fmt.Printf("%d/tcp -> 0.0.0.0:%d\n", p.Container, p.Host)
-				case want == strconv.Itoa(int(p.Container)):
-					fmt.Printf("0.0.0.0:%d\n", p.Host)
-					found = true
-				}
-			}
-			if want != "" && !found {
-				return fmt.Errorf("no public port %s/tcp published for %s", want, c.Name())
-			}
-			return nil
-		}),
-	}
-}
-
 func topCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "top",

@@ -53,7 +53,6 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "entrypoint", Usage: "run `COMMAND` instead of the image's entrypoint (and without its default arguments)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as `UID[:GID]`"},
 			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "mount `[HOST:|NAME:]CTR[:ro]`: a host folder, a named volume, or a new anonymous volume (repeatable)"},
-			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish TCP port `HOST:CTR` (repeatable)"},
 			&cli.StringFlag{Name: "network", Value: "bridge", Usage: "bridge, none, host, container:NAME, or a network's name"},
 			&cli.StringFlag{Name: "ipc", Usage: "container:NAME to share that container's IPC namespace, host for the host's"},
 			&cli.StringFlag{Name: "pid", Usage: "container:NAME to share that container's PID namespace, host for the host's"},
@@ -62,7 +61,7 @@ func runCommand() *cli.Command {
 			&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
 			&cli.BoolFlag{Name: "read-only", Usage: "mount the container's root read-only"},
 			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as PID 1 that forwards signals and reaps orphans"},
-		}, append(append(append(securityFlags(), moreRunFlags()...), volumeFlags()...), usernsFlag())...),
+		}, append(append(append(append(securityFlags(), moreRunFlags()...), volumeFlags()...), usernsFlag()), networkFlags()...)...),
 		Action: command(runAction),
 	}
 }
@@ -141,7 +140,7 @@ func (e *env) configOf(cmd *cli.Command, img resolved) (cfg container.Config, er
 	if cfg.UserNS, err = userNSFromFlags(cmd); err != nil {
 		return cfg, err
 	}
-	if cfg.Network, err = e.networkFromFlags(cmd); err != nil {
+	if cfg.Network, err = e.networkFromFlags(cmd, img.config); err != nil {
 		return cfg, err
 	}
 	if cfg.Network.Mode == container.HostNetwork && cfg.Hostname == "" {
@@ -386,7 +385,7 @@ func parseSize(s string) (int64, error) {
 	return int64(n), nil
 }
 
-func (e *env) networkFromFlags(cmd *cli.Command) (container.NetworkConfig, error) {
+func (e *env) networkFromFlags(cmd *cli.Command, img image.Config) (container.NetworkConfig, error) {
 	n := container.NetworkConfig{Mode: container.BridgeNetwork, Name: network.DefaultName}
 	switch mode := cmd.String("network"); {
 	case mode == "bridge" || mode == "":
@@ -406,14 +405,7 @@ func (e *env) networkFromFlags(cmd *cli.Command) (container.NetworkConfig, error
 		}
 		n.Name = mode
 	}
-	for _, spec := range cmd.StringSlice("publish") {
-		p, err := container.ParsePort(spec)
-		if err != nil {
-			return n, err
-		}
-		n.Ports = append(n.Ports, p)
-	}
-	return n, nil
+	return n, e.networkExtrasFromFlags(cmd, &n, img)
 }
 
 // sharedWith reads "container:NAME" and returns that container's ID.

@@ -1,9 +1,6 @@
 package container
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -60,7 +57,8 @@ type NetworkConfig struct {
 	Mode  NetworkMode `json:"mode"`
 	Name  string      `json:"name,omitempty"`  // the bridge network, "bridge" by default
 	Join  string      `json:"join,omitempty"`  // the container ID, in container mode
-	Ports []Port      `json:"ports,omitempty"` // -p HOST:CTR
+	Ports []Port      `json:"ports,omitempty"` // -p, and -P's ports with Host 0
+	NetworkExtras
 }
 
 // NetworkMode is how a container is networked: Docker's --network.
@@ -76,23 +74,6 @@ const (
 // OwnNamespace tells whether the mode gives the container a network
 // namespace of its own.
 func (m NetworkMode) OwnNamespace() bool { return m == BridgeNetwork || m == NoNetwork }
-
-// Port is one published TCP port: a host port DNATed to the container's.
-type Port struct {
-	Host      uint16 `json:"host"`
-	Container uint16 `json:"container"`
-}
-
-// ParsePort reads Docker's -p HOST_PORT:CTR_PORT[/tcp].
-func ParsePort(spec string) (Port, error) {
-	host, ctr, ok := strings.Cut(strings.TrimSuffix(spec, "/tcp"), ":")
-	h, err1 := strconv.ParseUint(host, 10, 16)
-	c, err2 := strconv.ParseUint(ctr, 10, 16)
-	if !ok || err1 != nil || err2 != nil || h == 0 || c == 0 {
-		return Port{}, fmt.Errorf("invalid port %q: want HOST_PORT:CTR_PORT with ports from 1 to 65535 (TCP)", spec)
-	}
-	return Port{uint16(h), uint16(c)}, nil
-}
 
 // Status is a container's status, as docker ps shows it.
 type Status string
@@ -123,6 +104,7 @@ type State struct {
 	// What was set up for it, to be taken down by whoever cleans up.
 	IP       string   `json:"ip,omitempty"`
 	HostVeth string   `json:"hostVeth,omitempty"`
+	Ports    []Port   `json:"ports,omitempty"` // the published ports, with the host ports chosen for -P and -p CTR
 	Cgroup   []string `json:"cgroup,omitempty"`
 }
 

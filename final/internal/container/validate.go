@@ -91,17 +91,21 @@ func (cfg *Config) validateNetwork() error {
 		return fmt.Errorf("invalid network mode %q", n.Mode)
 	}
 	if len(n.Ports) > 0 && n.Mode != BridgeNetwork {
-		return fmt.Errorf("-p %d:%d: publishing ports needs a bridge network, not --network %s", n.Ports[0].Host, n.Ports[0].Container, n.Mode)
+		return fmt.Errorf("-p %s: publishing ports needs a bridge network, not --network %s", n.Ports[0], n.Mode)
 	}
-	seen := map[uint16]bool{}
+	seen := map[string]bool{}
 	for _, p := range n.Ports {
-		if p.Host == 0 || p.Container == 0 {
-			return fmt.Errorf("invalid port %d:%d: want ports from 1 to 65535", p.Host, p.Container)
+		if p.Container == 0 || (p.Proto != "" && p.Proto != "udp") {
+			return fmt.Errorf("invalid port %s: want ports from 1 to 65535, tcp or udp", p)
 		}
-		if seen[p.Host] {
-			return fmt.Errorf("-p %d:%d: host port %d is published twice", p.Host, p.Container, p.Host)
+		key := fmt.Sprint(p.Host)
+		if p.Protocol() == "udp" {
+			key += "/udp"
 		}
-		seen[p.Host] = true
+		if p.Host != 0 && seen[key] {
+			return fmt.Errorf("-p %s: host port %s is published twice", p, key)
+		}
+		seen[key] = true
 	}
 	return nil
 }

@@ -14,7 +14,7 @@ func valid(name string) Config {
 	return Config{
 		Name:    name,
 		Process: specs.Process{Args: []string{"true"}, Cwd: "/", Env: []string{"PATH=/bin"}},
-		Network: NetworkConfig{Mode: BridgeNetwork, Name: "bridge", Ports: []Port{{8080, 80}}},
+		Network: NetworkConfig{Mode: BridgeNetwork, Name: "bridge", Ports: []Port{{Host: 8080, Container: 80}}},
 	}
 }
 
@@ -34,7 +34,7 @@ func TestValidate(t *testing.T) {
 		"volume over /":          func(c *Config) { c.Mounts = []specs.Mount{{Source: "/tmp", Destination: "/"}} },
 		"volume over /proc/sys":  func(c *Config) { c.Mounts = []specs.Mount{{Source: "/tmp", Destination: "/proc/sys"}} },
 		"relative volume source": func(c *Config) { c.Mounts = []specs.Mount{{Source: "tmp", Destination: "/x"}} },
-		"port published twice":   func(c *Config) { c.Network.Ports = append(c.Network.Ports, Port{8080, 81}) },
+		"port published twice":   func(c *Config) { c.Network.Ports = append(c.Network.Ports, Port{Host: 8080, Container: 81}) },
 		"port without a bridge":  func(c *Config) { c.Network.Mode = NoNetwork },
 		"unknown network mode":   func(c *Config) { c.Network.Mode = "wifi" },
 		"join with no container": func(c *Config) { c.Network = NetworkConfig{Mode: ContainerNetwork} },

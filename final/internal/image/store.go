@@ -43,6 +43,9 @@ type Config struct {
 	Cmd        []string `json:"cmd,omitempty"`
 	WorkingDir string   `json:"workingDir,omitempty"`
 	User       string   `json:"user,omitempty"`
+	// ExposedPorts are the ports the image declares (EXPOSE), such as
+	// "80/tcp": those -P publishes.
+	ExposedPorts []string `json:"exposedPorts,omitempty"`
 }
 
 // Image is one entry of the index.

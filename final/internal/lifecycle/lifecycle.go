@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -126,12 +125,13 @@ func (r *Runtime) attach(c *container.Container, p *Process, pid int) error {
 		if err != nil {
 			return err
 		}
-		ep := network.Endpoint{ID: c.Config.ID, Name: c.Config.Name, HostsFile: c.Path("hosts"), Hostname: c.Config.Hostname}
+		ep := network.Endpoint{ID: c.Config.ID, Name: c.Config.Name, HostsFile: c.Path("hosts"), Hostname: c.Config.Hostname,
+			IP: c.Config.Network.IP, ExtraHosts: c.Config.Network.ExtraHosts}
 		a, err := r.Networks.Attach(n, pid, ep, c.Config.Network.Ports)
 		if err != nil {
 			return err
 		}
-		c.State.IP, c.State.HostVeth, p.network = a.IP, a.HostVeth, a
+		c.State.IP, c.State.HostVeth, c.State.Ports, p.network = a.IP, a.HostVeth, a.Ports, a
 	}
 	c.State.Status, c.State.StartedAt = container.Running, time.Now()
 	return c.SaveState()
@@ -324,7 +324,7 @@ func checkSharedShm(pid int) error {
 func (r *Runtime) writeInitLayer(c *container.Container) error {
 	files := map[string]string{
 		"hostname":    c.Config.Hostname + "\n",
-		"resolv.conf": resolvConf(),
+		"resolv.conf": resolvConf(c.Config.Network),
 	}
 	if _, err := os.Stat(c.Path("hosts")); err != nil {
 		files["hosts"] = fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", c.Config.Hostname)
@@ -332,6 +332,7 @@ func (r *Runtime) writeInitLayer(c *container.Container) error {
 			host, _ := os.ReadFile("/etc/hosts")
 			files["hosts"] = string(host)
 		}
+		files["hosts"] += network.ExtraHostsLines(c.Config.Network.ExtraHosts)
 	}
 	for name, content := range files {
 		if err := os.WriteFile(c.Path(name), []byte(content), 0o644); err != nil {
@@ -341,19 +342,11 @@ func (r *Runtime) writeInitLayer(c *container.Container) error {
 	return nil
 }
 
-// resolvConf is the host's resolver configuration, less the nameservers
-// on 127.0.0.0/8: they are the host's own loopback, unreachable from a
-// container's network namespace.
-func resolvConf() string {
+// resolvConf is the host's resolver configuration, with the container's
+// --dns and --dns-search (see network.ResolvConf).
+func resolvConf(n container.NetworkConfig) string {
 	data, _ := os.ReadFile("/etc/resolv.conf")
-	var b strings.Builder
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "nameserver 127.") || line == "" {
-			continue
-		}
-		b.WriteString(line + "\n")
-	}
-	return b.String()
+	return network.ResolvConf(string(data), n.DNS, n.DNSSearch)
 }
 
 func copyFile(src, dst string) {

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -19,6 +18,7 @@ import (
 type Attachment struct {
 	IP       string
 	HostVeth string
+	Ports    []Port     // the published ports, with the host ports chosen for those that had none
 	ports    []*os.File // the sockets that hold its host ports
 }
 
@@ -31,22 +31,18 @@ func (a *Attachment) Close() {
 }
 
 // Attach connects the network namespace of process pid to network n:
-// a veth pair with eth0 created inside the namespace, an address, a
-// default route, NAT out and the published ports in. The container's name
-// goes into the /etc/hosts of every container on the network. On error it
-// undoes what it did. The caller closes the Attachment when the container
-// ends.
+// a veth pair with eth0 created inside the namespace, an address (ep.IP
+// if it is set, else the first free one), a default route, NAT out and
+// the published ports in. The container's name goes into the /etc/hosts
+// of every container on a user-defined network. On error it undoes what
+// it did. The caller closes the Attachment when the container ends.
 func (s *Store) Attach(n *Network, pid int, ep Endpoint, ports []Port) (*Attachment, error) {
 	bridge, err := s.ensureBridge(n)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.reservePorts(ep.ID, ports); err != nil {
-		return nil, err
-	}
-	held, err := holdPorts(ports)
+	chosen, held, err := s.publish(ep.ID, ports)
 	if err != nil {
-		s.releasePorts(ep.ID)
 		return nil, err
 	}
 	ip, err := s.allocate(n, ep)
@@ -55,12 +51,12 @@ func (s *Store) Attach(n *Network, pid int, ep Endpoint, ports []Port) (*Attachm
 		s.releasePorts(ep.ID)
 		return nil, err
 	}
-	a := &Attachment{IP: ip.String(), HostVeth: "veth" + ep.ID[:8], ports: held}
+	a := &Attachment{IP: ip.String(), HostVeth: "veth" + ep.ID[:8], Ports: chosen, ports: held}
 	steps := []func() error{
-		func() error { return createVeth(a.HostVeth, bridge, pid, len(ports) > 0) },
-		func() error { return configureInside(pid, ip, n) },
-		func() error { return s.addPortRules(ep.ID, ip, ports) },
-		func() error { return s.WriteHosts(n) },
+		func() error { return createVeth(a.HostVeth, "eth0", bridge, pid, len(ports) > 0) },
+		func() error { return configureInside(pid, "eth0", ip, n, true) },
+		func() error { return s.addPortRules(ep.ID, ip, chosen) },
+		func() error { return s.refreshHosts(n, ep) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -78,14 +74,16 @@ func (s *Store) Attach(n *Network, pid int, ep Endpoint, ports []Port) (*Attachm
 // container's network namespace dies with its last process, and deleting
 // it ourselves would wait for an RCU grace period, ~15 ms, on the path of
 // every `skiff run`. The port rules' table is deleted only if the
-// container holds ports: even a failed deletion waits as long.
+// container holds ports: even a failed deletion waits as long. The
+// networks the container was connected to later go too (Connect).
 func (s *Store) Detach(n *Network, id, ip string) {
 	if len(s.portFiles(id)) > 0 {
 		s.deletePortRules(id) // before the ports are free for another
 	}
 	s.releasePorts(id)
 	s.release(n, id, ip)
-	s.WriteHosts(n)
+	s.refreshHosts(n, Endpoint{ID: id})
+	s.detachConnected(id)
 }
 
 // DetachContainer is Detach for a container whose configuration cannot
@@ -98,6 +96,7 @@ func (s *Store) DetachContainer(id string) {
 	}
 	s.deletePortRules(id)
 	s.releasePorts(id)
+	os.Remove(s.connectedFile(id))
 	dirs, _ := filepath.Glob(filepath.Join(s.Root, "*", "ips"))
 	for _, d := range dirs {
 		n := &Network{Name: filepath.Base(filepath.Dir(d))}
@@ -109,7 +108,7 @@ func (s *Store) DetachContainer(id string) {
 			}
 		}
 		if held {
-			s.WriteHosts(n)
+			s.refreshHosts(n, Endpoint{ID: id})
 		}
 	}
 }
@@ -246,17 +245,17 @@ func linkIndex(name string) (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(data)))
 }
 
-// createVeth makes the pair with eth0 created straight inside the
-// container's namespace (moving a link costs an RCU grace period), and
-// its host end up.
-func createVeth(hostVeth string, bridge int, pid int, hairpin bool) error {
+// createVeth makes the pair with its end peer (eth0, eth1...) created
+// straight inside the container's namespace (moving a link costs an RCU
+// grace period), and its host end up.
+func createVeth(hostVeth, peer string, bridge int, pid int, hairpin bool) error {
 	veth := &netlink.Veth{
 		LinkAttrs:     netlink.LinkAttrs{Name: hostVeth, MasterIndex: bridge, Flags: net.FlagUp},
-		PeerName:      "eth0",
+		PeerName:      peer,
 		PeerNamespace: netlink.NsPid(pid),
 	}
 	if err := netlink.LinkAdd(veth); err != nil {
-		return fmt.Errorf("ip link add %s up type veth peer eth0 netns %d, on the bridge of index %d: %w", hostVeth, pid, bridge, err)
+		return fmt.Errorf("ip link add %s up type veth peer %s netns %d, on the bridge of index %d: %w", hostVeth, peer, pid, bridge, err)
 	}
 	if !hairpin {
 		return nil
@@ -274,21 +273,26 @@ func createVeth(hostVeth string, bridge int, pid int, hairpin bool) error {
 	return nil
 }
 
-// configureInside gives eth0 its address, brings it up and adds the
-// default route (the container's init brings lo up itself).
-func configureInside(pid int, ip net.IP, n *Network) error {
+// configureInside gives the interface iface its address and brings it
+// up, and on the container's first network adds the default route (the
+// container's init brings lo up itself). A network connected later gets
+// only the route to its subnet, as in Docker.
+func configureInside(pid int, iface string, ip net.IP, n *Network, defaultRoute bool) error {
 	return inNamespace(pid, func(h *netlink.Handle) error {
-		eth0, err := h.LinkByName("eth0")
+		link, err := h.LinkByName(iface)
 		if err == nil {
-			err = h.AddrAdd(eth0, &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: n.ipnet().Mask}})
+			err = h.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: n.ipnet().Mask}})
 		}
 		if err == nil {
-			err = h.LinkSetUp(eth0)
+			err = h.LinkSetUp(link)
 		}
 		if err != nil {
-			return fmt.Errorf("container eth0: %w", err)
+			return fmt.Errorf("container %s: %w", iface, err)
 		}
-		if err := h.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: net.ParseIP(n.Gateway)}); err != nil {
+		if !defaultRoute {
+			return nil
+		}
+		if err := h.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Gw: net.ParseIP(n.Gateway)}); err != nil {
 			return fmt.Errorf("ip route add default via %s: %w", n.Gateway, err)
 		}
 		return nil
@@ -308,54 +312,6 @@ func inNamespace(pid int, f func(*netlink.Handle) error) error {
 	}
 	defer h.Close()
 	return f(h)
-}
-
-// WriteHosts rewrites the /etc/hosts of every container on the network,
-// so that they reach each other by name.
-func (s *Store) WriteHosts(n *Network) error {
-	eps := s.Endpoints(n)
-	var b strings.Builder
-	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	for _, ep := range eps {
-		fmt.Fprintf(&b, "%s\t%s\n", ep.IP, strings.Join(ep.names(), " "))
-	}
-	for _, ep := range eps {
-		if err := rewrite(ep.HostsFile, []byte(b.String())); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// rewrite replaces a file's content in place: each hosts file is
-// bind-mounted into its container, and a rename would leave the mount on
-// the old file. It never creates the file: a container being removed
-// meanwhile deletes its own, and rm would fail on a folder that is not
-// empty if the file came back.
-func rewrite(file string, data []byte) error {
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if closeErr := f.Close(); err == nil {
-		err = closeErr
-	}
-	return err
-}
-
-// names are the names an endpoint answers to, each once.
-func (ep Endpoint) names() []string {
-	var names []string
-	for _, name := range []string{ep.Name, ep.Hostname, ep.ID[:12]} {
-		if name != "" && !slices.Contains(names, name) {
-			names = append(names, name)
-		}
-	}
-	return names
 }
 
 const ipForward = "/proc/sys/net/ipv4/ip_forward"

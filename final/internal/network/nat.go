@@ -36,10 +36,11 @@ import (
 //	}
 //	table ip P-ID {
 //	  chain prerouting { type nat hook prerouting priority dstnat
-//	    fib daddr type local tcp dport HOST dnat to IP:CTR
+//	    fib daddr type local tcp dport HOST dnat to IP:CTR      (-p HOST:CTR)
+//	    ip daddr HOSTIP udp dport HOST dnat to IP:CTR           (-p HOSTIP:HOST:CTR/udp)
 //	  }
 //	  chain output { type nat hook output priority dstnat
-//	    fib daddr type local tcp dport HOST dnat to IP:CTR
+//	    the same rules
 //	  }
 //	}
 //
@@ -136,7 +137,7 @@ func (s *Store) addPortRules(id string, ip net.IP, ports []Port) error {
 		c := conn.AddChain(&nftables.Chain{Name: h.chain, Table: table, Type: nftables.ChainTypeNAT,
 			Hooknum: h.hook, Priority: nftables.ChainPriorityNATDest})
 		for _, p := range ports {
-			addRule(conn, c, matchLocalDestination(), matchTCPPort(p.Host), dnat(ip, p.Container))
+			addRule(conn, c, matchHostAddress(p), matchPort(p), dnat(ip, p.Container))
 		}
 	}
 	if err := conn.Flush(); err != nil {
@@ -276,12 +277,26 @@ func matchLocalDestination() []expr.Any {
 	}
 }
 
-func matchTCPPort(p uint16) []expr.Any {
+// matchHostAddress matches the port's host address, or, if it has
+// none, any of the host's own addresses.
+func matchHostAddress(p Port) []expr.Any {
+	if p.HostIP == "" {
+		return matchLocalDestination()
+	}
+	return matchSubnet(16, &net.IPNet{IP: net.ParseIP(p.HostIP).To4(), Mask: net.CIDRMask(32, 32)})
+}
+
+// matchPort matches the port's protocol and host port.
+func matchPort(p Port) []expr.Any {
+	proto := byte(unix.IPPROTO_TCP)
+	if p.Protocol() == "udp" {
+		proto = unix.IPPROTO_UDP
+	}
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(p)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(p.Host)},
 	}
 }
 

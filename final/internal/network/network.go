@@ -6,8 +6,10 @@
 // On disk, under ROOT/networks (ROOT is the data root, /var/lib/skiff):
 //
 //	NAME.json        the network: bridge, subnet, gateway
-//	NAME/ips/ADDR    one file per address in use: "ID NAME HOSTSFILE HOSTNAME"
-//	ports/PORT       one file per published host port: the container's ID
+//	NAME/ips/ADDR    one file per address in use: "ID NAME HOSTSFILE HOSTNAME EXTRAHOSTS"
+//	ports/PORT       one file per published host port (PORT.udp for UDP): the container's ID
+//	_connected/ID    the networks container ID was connected to after it started, one a line
+//	                 (no network's name starts with "_": `network rm` of none deletes the folder)
 //
 // Several instances of skiff, each with a data root of its own, can share
 // a host: names.go tells how the names they give on the host stay apart,
@@ -15,6 +17,9 @@
 package network
 
 import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -176,6 +181,9 @@ func (s *Store) Remove(name string) error {
 		return err
 	}
 	defer unlock()
+	if name == DefaultName {
+		return fmt.Errorf("%s is a pre-defined network and cannot be removed", name)
+	}
 	n, err := s.read(name)
 	if err != nil {
 		return err
@@ -277,9 +285,10 @@ func nthAddr(ipnet *net.IPNet, n uint32) net.IP {
 
 // Endpoint is one address in use on a network, and the names it answers
 // to in the hosts files: the container's name, its hostname and the start
-// of its ID.
+// of its ID. ExtraHosts (--add-host, NAME:IP) go into its own hosts file.
 type Endpoint struct {
 	IP, ID, Name, HostsFile, Hostname string
+	ExtraHosts                        []string
 }
 
 func (s *Store) ipsDir(n *Network) string { return filepath.Join(s.Root, n.Name, "ips") }
@@ -291,42 +300,99 @@ func (s *Store) Endpoints(n *Network) []Endpoint {
 	for _, e := range entries {
 		data, err := os.ReadFile(filepath.Join(s.ipsDir(n), e.Name()))
 		fields := strings.Fields(string(data))
-		if err != nil || len(fields) < 3 || len(fields) > 4 {
+		if err != nil || len(fields) < 3 || len(fields) > 5 || len(fields[0]) < 12 {
 			continue // being written right now
 		}
 		ep := Endpoint{IP: e.Name(), ID: fields[0], Name: fields[1], HostsFile: fields[2]}
-		if len(fields) == 4 { // skiffs before hostnames wrote three fields
+		if len(fields) >= 4 && fields[3] != "-" { // skiffs before hostnames wrote three fields
 			ep.Hostname = fields[3]
+		}
+		if len(fields) == 5 && fields[4] != "-" { // and before --add-host, four
+			ep.ExtraHosts = strings.Split(fields[4], ",")
 		}
 		eps = append(eps, ep)
 	}
 	return eps
 }
 
-// allocate takes the first free address. Creating its file with O_EXCL is
-// atomic, so concurrent runs never share an address; the files live on
-// disk, so allocations survive a restart of skiff.
+// allocate takes the address ep.IP, or the first free one. Creating its
+// file with O_EXCL is atomic, so concurrent runs never share an address;
+// the files live on disk, so allocations survive a restart of skiff.
 func (s *Store) allocate(n *Network, ep Endpoint) (net.IP, error) {
 	dir := s.ipsDir(n)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	extra := "-"
+	if len(ep.ExtraHosts) > 0 {
+		extra = strings.Join(ep.ExtraHosts, ",")
+	}
+	record := fmt.Sprintf("%s %s %s %s %s\n", ep.ID, ep.Name, ep.HostsFile, cmp.Or(ep.Hostname, "-"), extra)
+	if ep.IP != "" {
+		ip, err := s.CheckAddress(n, ep.IP)
+		if err == nil {
+			err = claim(filepath.Join(dir, ip.String()), record)
+		}
+		if errors.Is(err, os.ErrExist) {
+			err = fmt.Errorf("address %s is already in use on network %s", ip, n.Name)
+		}
+		return ip, err
+	}
 	ipnet := n.ipnet()
 	ones, bits := ipnet.Mask.Size()
 	for i := uint32(2); i < 1<<(bits-ones)-1; i++ {
 		ip := nthAddr(ipnet, i)
-		f, err := os.OpenFile(filepath.Join(dir, ip.String()), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		err := claim(filepath.Join(dir, ip.String()), record)
 		if errors.Is(err, os.ErrExist) {
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		_, err = fmt.Fprintf(f, "%s %s %s %s\n", ep.ID, ep.Name, ep.HostsFile, ep.Hostname)
-		f.Close()
 		return ip, err
 	}
 	return nil, fmt.Errorf("network %s: no free address left in %s", n.Name, n.Subnet)
+}
+
+// claim creates file, if nobody did, with content.
+func claim(file, content string) error {
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(content)
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	return err
+}
+
+// CheckAddress checks that addr (--ip) can be a container's on network
+// n: an IPv4 address inside its subnet, neither the subnet's first or
+// last nor the gateway, and free now.
+func (s *Store) CheckAddress(n *Network, addr string) (net.IP, error) {
+	ip := net.ParseIP(addr).To4()
+	ipnet := n.ipnet()
+	if ip == nil || !strings.Contains(addr, ".") {
+		return nil, fmt.Errorf("invalid address %q: want an IPv4 address", addr)
+	}
+	ones, bits := ipnet.Mask.Size()
+	switch {
+	case !ipnet.Contains(ip):
+		return nil, fmt.Errorf("address %s is not in network %s's subnet %s", ip, n.Name, n.Subnet)
+	case ip.Equal(nthAddr(ipnet, 0)) || ip.Equal(nthAddr(ipnet, 1<<(bits-ones)-1)):
+		return nil, fmt.Errorf("address %s is the first or last of subnet %s, not a host's", ip, n.Subnet)
+	case ip.Equal(net.ParseIP(n.Gateway)):
+		return nil, fmt.Errorf("address %s is network %s's gateway", ip, n.Name)
+	}
+	if _, err := os.Lstat(filepath.Join(s.ipsDir(n), ip.String())); err == nil {
+		return nil, fmt.Errorf("address %s is already in use on network %s", ip, n.Name)
+	}
+	return ip, nil
+}
+
+// ID is the network's ID, as `network inspect` shows it: the same for
+// the same network of the same instance, different for another.
+func (s *Store) ID(n *Network) string {
+	sum := sha256.Sum256([]byte(s.Tag + "\x00" + n.Name + "\x00" + n.Subnet))
+	return hex.EncodeToString(sum[:])
 }
 
 // release gives back the address ip, if container id still holds it: a

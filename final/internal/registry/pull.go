@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,6 +66,10 @@ func Pull(ctx context.Context, s *image.Store, ref string, progress *Progress) (
 		WorkingDir: cf.Config.WorkingDir,
 		User:       cf.Config.User,
 	}
+	for port := range cf.Config.ExposedPorts {
+		config.ExposedPorts = append(config.ExposedPorts, port)
+	}
+	slices.Sort(config.ExposedPorts)
 	created := cf.Created.Time
 	if created.IsZero() {
 		created = time.Now()
