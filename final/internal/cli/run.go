@@ -62,7 +62,7 @@ func runCommand() *cli.Command {
 			&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
 			&cli.BoolFlag{Name: "read-only", Usage: "mount the container's root read-only"},
 			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as PID 1 that forwards signals and reaps orphans"},
-		}, append(append(securityFlags(), moreRunFlags()...), usernsFlag())...),
+		}, append(append(append(securityFlags(), moreRunFlags()...), usernsFlag()), restartFlags()...)...),
 		Action: command(runAction),
 	}
 }
@@ -88,7 +88,14 @@ func runAction(ctx context.Context, cmd *cli.Command, e *env) error {
 		return err
 	}
 	if cmd.Bool("detach") {
-		return e.startDetached(c)
+		if err := e.startDetached(c); err != nil {
+			return err
+		}
+		fmt.Println(c.Config.ID)
+		return nil
+	}
+	if cfg.Restart.Name != "" { // it outlives this process: a monitor's, as with -d
+		return e.startAttached(c, cmd.Bool("interactive"))
 	}
 	return e.runForeground(c, cmd.Bool("interactive"), waitSignals())
 }
@@ -157,16 +164,15 @@ func (e *env) configOf(cmd *cli.Command, img resolved) (cfg container.Config, er
 	if cfg.PID, err = e.sharedWith("pid", cmd.String("pid")); err != nil {
 		return cfg, err
 	}
-	if cmd.Bool("detach") && cfg.Interactive {
-		return cfg, errors.New("-d with -i: a detached container has no stdin to keep open (skiff has no attach)")
-	}
-	return cfg, nil
+	cfg.Restart, err = restartFromFlags(cmd)
+	return cfg, err
 }
 
-// needTerminal refuses -it when stdin is not a terminal, as Docker does:
+// needTerminal refuses -it when stdin is not a terminal (but with -d:
+// `skiff attach` brings one later), as Docker does:
 // the container's terminal would wait forever for keys that never come.
 func needTerminal(cmd *cli.Command) error {
-	if cmd.Bool("tty") && cmd.Bool("interactive") && !term.IsTerminal(int(os.Stdin.Fd())) {
+	if cmd.Bool("tty") && cmd.Bool("interactive") && !cmd.Bool("detach") && !term.IsTerminal(int(os.Stdin.Fd())) {
 		return errors.New("the input device is not a TTY: -t needs a terminal on stdin (leave out -t to pipe input)")
 	}
 	return nil
@@ -540,7 +546,7 @@ func (e *env) runForeground(c *container.Container, interactive bool, signals <-
 }
 
 // startDetached starts a monitor process, which starts the container and
-// stays with it, and prints the container's ID once it runs.
+// stays with it, and returns once the container runs.
 func (e *env) startDetached(c *container.Container) error {
 	log, err := os.OpenFile(c.Path("log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -573,7 +579,6 @@ func (e *env) startDetached(c *container.Container) error {
 		}
 		return &exit.Error{Code: status, Msg: text}
 	}
-	fmt.Println(c.Config.ID)
 	return nil
 }
 

@@ -42,6 +42,8 @@ type Config struct {
 
 	AutoRemove  bool `json:"autoRemove,omitempty"` // --rm
 	Interactive bool `json:"interactive,omitempty"`
+
+	Restart RestartPolicy `json:"restartPolicy,omitzero"` // --restart
 }
 
 // HostNamespace in Config.IPC or Config.PID is --ipc host, --pid host:
@@ -119,6 +121,10 @@ type State struct {
 	Error      string    `json:"error,omitempty"`
 	StartedAt  time.Time `json:"startedAt,omitempty"`
 	FinishedAt time.Time `json:"finishedAt,omitempty"`
+
+	// How many times its monitor started it again (--restart) since a
+	// user last started it.
+	RestartCount int `json:"restartCount,omitempty"`
 
 	// What was set up for it, to be taken down by whoever cleans up.
 	IP       string   `json:"ip,omitempty"`

@@ -1,0 +1,312 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"slices"
+	"time"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"skiff/internal/container"
+	"skiff/internal/exit"
+	"skiff/internal/lifecycle"
+)
+
+// restartFlags are run's and create's flags for the container's life
+// after its process exits.
+func restartFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "restart", Value: "no", Usage: "restart `POLICY` when the process exits: no, on-failure[:N] (at most N times), always, unless-stopped"},
+	}
+}
+
+func restartFromFlags(cmd *cli.Command) (container.RestartPolicy, error) {
+	return container.ParseRestartPolicy(cmd.String("restart"))
+}
+
+func createCommand() *cli.Command {
+	cmd := runCommand() // the same flags, less -d: a created container does not run yet
+	cmd.Name, cmd.Usage = "create", "create a container, without starting it (skiff start does), and print its ID"
+	cmd.Flags = slices.DeleteFunc(slices.Clone(cmd.Flags), func(f cli.Flag) bool { return slices.Contains(f.Names(), "detach") })
+	cmd.Action = command(createAction)
+	return cmd
+}
+
+func createAction(ctx context.Context, cmd *cli.Command, e *env) error {
+	if err := needArgs(cmd, 1, "[flags] IMAGE|ROOTFS [COMMAND [ARG...]]"); err != nil {
+		return err
+	}
+	cfg, release, err := e.configFromFlags(cmd)
+	if err != nil {
+		return err
+	}
+	defer release()
+	c, err := e.containers.Create(cfg)
+	if err != nil {
+		return err
+	}
+	// No monitor: it waits for `skiff start`, owned by no one, and is
+	// not taken for a container whose runtime died (container.Status).
+	c.State.MonitorPid = 0
+	if err := c.SaveState(); err != nil {
+		e.containers.Remove(c)
+		return err
+	}
+	c.Release()
+	fmt.Println(c.Config.ID)
+	return nil
+}
+
+func startCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "start",
+		Usage:     "start created or stopped containers again, in the background (each with a monitor, as run -d)",
+		ArgsUsage: "CONTAINER...",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "print the container's output and return its exit status"},
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach stdin too (and the output)"},
+		},
+		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			if err := needArgs(cmd, 1, "[-a] [-i] CONTAINER..."); err != nil {
+				return err
+			}
+			attached := cmd.Bool("attach") || cmd.Bool("interactive")
+			if attached && cmd.Args().Len() > 1 {
+				return errors.New("start: -a and -i attach to one container only")
+			}
+			if attached {
+				c, err := e.containers.Get(cmd.Args().First())
+				if err != nil {
+					return err
+				}
+				return e.startAttached(c, cmd.Bool("interactive"))
+			}
+			return eachContainer(cmd, e, func(c *container.Container) error {
+				if err := e.start(c); err != nil {
+					return err
+				}
+				fmt.Println(c.Name())
+				return nil
+			})
+		}),
+	}
+}
+
+// start starts a created or stopped container in the background, with a
+// monitor, as run -d does: the same folder, so the same writable layer,
+// name, configuration and network settings. A running one is left as it
+// is, as Docker does.
+func (e *env) start(c *container.Container) error {
+	if s := c.Status(); s == container.Running || s == container.Restarting {
+		return nil
+	}
+	if err := c.Claim(30 * time.Second); err != nil { // its old monitor may be finishing
+		return err
+	}
+	defer c.Release() // the monitor holds the lock from now on
+	switch {
+	case c.Broken != "":
+		return fmt.Errorf("container %s is broken (%s): skiff rm -f it", c.Name(), c.Broken)
+	case c.State.Status == container.Running && c.State.Alive():
+		return nil // its monitor died, but it runs
+	case c.State.Status != container.Exited:
+		e.runtime.Cleanup(c) // what a killed runtime left
+	}
+	if err := c.ClearStopped(); err != nil {
+		return err
+	}
+	c.State = container.State{Status: container.Created}
+	c.SetMonitor()
+	if err := c.SaveState(); err != nil {
+		return err
+	}
+	return e.startDetached(c)
+}
+
+// startAttached starts a container and follows it as `attach` does,
+// from the first byte of output of this start on; it returns the
+// container's exit status.
+func (e *env) startAttached(c *container.Container, interactive bool) error {
+	var from int64
+	if info, err := os.Stat(c.Path("log")); err == nil {
+		from = info.Size()
+	}
+	if err := e.start(c); err != nil {
+		return err
+	}
+	return e.attach(c, attachOptions{stdin: interactive, sigProxy: true, from: from})
+}
+
+func restartCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "restart",
+		Usage:     "stop containers, then start them again",
+		ArgsUsage: "CONTAINER...",
+		Flags:     []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before SIGKILL"}},
+		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			if err := needArgs(cmd, 1, "[-t SECONDS] CONTAINER..."); err != nil {
+				return err
+			}
+			if cmd.Int("time") < 0 {
+				return fmt.Errorf("invalid --time %d: want 0 or more seconds", cmd.Int("time"))
+			}
+			return eachContainer(cmd, e, func(c *container.Container) error {
+				if err := e.runtime.Stop(c, time.Duration(cmd.Int("time"))*time.Second); err != nil {
+					return err
+				}
+				c.WaitExited(5 * time.Second)
+				if err := e.start(c); err != nil {
+					return err
+				}
+				fmt.Println(c.Name())
+				return nil
+			})
+		}),
+	}
+}
+
+func attachCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "attach",
+		Usage:     "connect this terminal to a running container's output and input (detach with ctrl-p ctrl-q)",
+		ArgsUsage: "CONTAINER",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "no-stdin", Usage: "do not attach stdin"},
+			&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "pass the signals this process gets on to the container (without -t)"},
+		},
+		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			c, err := e.namedContainer(cmd, "[--no-stdin] [--sig-proxy=false] CONTAINER")
+			if err != nil {
+				return err
+			}
+			if c.Status() != container.Running {
+				return fmt.Errorf("you cannot attach to a stopped container: start container %s first", c.Name())
+			}
+			return e.attach(c, attachOptions{stdin: !cmd.Bool("no-stdin"), sigProxy: cmd.Bool("sig-proxy"), from: -1})
+		}),
+	}
+}
+
+// attachOptions say how to attach to a container.
+type attachOptions struct {
+	stdin    bool  // send this process's stdin to the container's, if it has one (-i)
+	sigProxy bool  // pass signals on, without a terminal
+	from     int64 // where its output starts in the log; -1: at the end
+}
+
+// attach follows the container's output in its log until it stops, and
+// sends it this process's stdin through its attach socket; ctrl-p ctrl-q
+// there detaches. It returns the container's exit status.
+func (e *env) attach(c *container.Container, o attachOptions) error {
+	log, err := os.Open(c.Path("log"))
+	if err != nil {
+		return fmt.Errorf("attach to %s: %w", c.Name(), err)
+	}
+	defer log.Close()
+	whence := io.SeekStart
+	if o.from < 0 {
+		o.from, whence = 0, io.SeekEnd
+	}
+	if _, err := log.Seek(o.from, whence); err != nil {
+		return fmt.Errorf("attach to %s: %w", c.Name(), err)
+	}
+	detached := make(chan struct{})
+	if o.stdin && c.Config.Interactive {
+		conn, err := lifecycle.DialAttach(c)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if fd := int(os.Stdin.Fd()); c.Config.Process.Terminal && term.IsTerminal(fd) {
+			if state, err := term.MakeRaw(fd); err == nil {
+				defer term.Restore(fd, state)
+			}
+		}
+		go func() {
+			if sendUntilDetach(conn, os.Stdin) {
+				close(detached)
+				return
+			}
+			conn.(*net.UnixConn).CloseWrite() // the container's stdin stays open, as in Docker
+		}()
+	}
+	if o.sigProxy && !c.Config.Process.Terminal {
+		signals := make(chan os.Signal, 8)
+		signal.Notify(signals, forwardedSignals...)
+		defer signal.Stop(signals)
+		go func() {
+			for sig := range signals {
+				c.Kill(sig.(unix.Signal))
+			}
+		}()
+	}
+	return follow(c, log, detached)
+}
+
+// follow copies the log to stdout until the container's monitor records
+// that its process ended (or both are gone), or until detached is
+// closed; it returns the process's exit status.
+func follow(c *container.Container, log io.Reader, detached <-chan struct{}) error {
+	for {
+		io.Copy(os.Stdout, log)
+		select {
+		case <-detached:
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+		if err := c.Reload(); err != nil {
+			return fmt.Errorf("container %s was removed", c.Name())
+		}
+		if c.State.Status != container.Running || (!c.State.Alive() && !c.OwnerAlive()) {
+			io.Copy(os.Stdout, log)
+			if c.State.ExitCode != 0 {
+				return &exit.Error{Code: c.State.ExitCode}
+			}
+			return nil
+		}
+	}
+}
+
+// The detach keys, as in Docker: ctrl-p then ctrl-q.
+const (
+	ctrlP = 0x10
+	ctrlQ = 0x11
+)
+
+// sendUntilDetach copies in to out until in ends (false) or the detach
+// keys come (true). A ctrl-p not followed by ctrl-q is sent on with the
+// next key.
+func sendUntilDetach(out io.Writer, in io.Reader) bool {
+	buf := make([]byte, 4096)
+	held := false
+	for {
+		n, err := in.Read(buf)
+		send := make([]byte, 0, n+1)
+		for _, b := range buf[:n] {
+			switch {
+			case held && b == ctrlQ:
+				out.Write(send)
+				return true
+			case held:
+				send = append(send, ctrlP)
+				held = false
+			}
+			if b == ctrlP {
+				held = true
+				continue
+			}
+			send = append(send, b)
+		}
+		if _, werr := out.Write(send); werr != nil || err != nil {
+			return false
+		}
+	}
+}
