@@ -63,7 +63,7 @@ func TestCreateStartRestart(t *testing.T) {
 	id := strings.TrimSpace(must(t, "create", "--name", "life", "busybox", "sh", "-c", "echo $$ >> /runs; exec sleep 100"))
 	t.Cleanup(func() { skiff(t, "rm", "-f", "life") })
 	s := lifeOf(t, "life")
-	if s.id != id || s.status != "created" || s.pid != 0 || s.monitor != 0 {
+	if s.id != id || s.status != "created" || s.pid != 0 || s.monitor != 0 || !strings.Contains(must(t, "ps", "-a"), "Created") {
 		t.Fatalf("after create: %+v, want status created, no process, no monitor, ID %s", s, id)
 	}
 	if dirs := containerCgroups(id); len(dirs) > 0 {
@@ -182,6 +182,10 @@ func TestRestartBadInput(t *testing.T) {
 		{"run", "-d", "--restart", "always:3", "busybox", "true"},
 		{"create", "--restart", "always", "--rm", "busybox", "true"},
 		{"start", "-a", "one", "two"},
+		{"start", "no-such-container"},
+		{"attach", "no-such-container"},
+		{"attach", "one", "two"},
+		{"restart", "-t", "-1", "x"},
 	} {
 		r := skiff(t, args...)
 		if r.status != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.HasPrefix(r.stderr, "skiff: ") {

@@ -53,9 +53,7 @@ func createAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err != nil {
 		return err
 	}
-	// No monitor: it waits for `skiff start`, owned by no one, and is
-	// not taken for a container whose runtime died (container.Status).
-	c.State.MonitorPid = 0
+	c.State.MonitorPid, c.State.AwaitsStart = 0, true
 	if err := c.SaveState(); err != nil {
 		e.containers.Remove(c)
 		return err

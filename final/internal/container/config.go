@@ -125,6 +125,9 @@ type State struct {
 	// How many times its monitor started it again (--restart) since a
 	// user last started it.
 	RestartCount int `json:"restartCount,omitempty"`
+	// Made by `skiff create`: it waits for `skiff start`, owned by no
+	// one, and is not one whose runtime died while starting it.
+	AwaitsStart bool `json:"awaitsStart,omitempty"`
 
 	// What was set up for it, to be taken down by whoever cleans up.
 	IP       string   `json:"ip,omitempty"`

@@ -18,8 +18,7 @@ func (c *Container) Status() Status {
 		return Broken
 	case c.State.Status == Running && !c.State.Alive():
 		return Dead
-	case (c.State.Status == Restarting || c.State.Status == Created && c.State.MonitorPid != 0) && !c.OwnerAlive():
-		// (A container made by `skiff create` has no monitor yet.)
+	case (c.State.Status == Restarting || c.State.Status == Created && !c.State.AwaitsStart) && !c.OwnerAlive():
 		return Dead
 	}
 	return c.State.Status

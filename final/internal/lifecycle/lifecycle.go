@@ -390,7 +390,7 @@ func removable(c *container.Container, force bool) error {
 	}
 	switch c.Status() {
 	case container.Created:
-		if c.State.MonitorPid == 0 { // made by `skiff create`, never started
+		if c.State.AwaitsStart {
 			return nil
 		}
 		return fmt.Errorf("container %s is being started by process %d: wait, or use rm -f", c.Config.Name, c.State.MonitorPid)
