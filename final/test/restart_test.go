@@ -4,6 +4,7 @@ package test
 
 import (
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -145,7 +146,7 @@ func TestRestartAlways(t *testing.T) {
 	stopped := lifeOf(t, "forever")
 	time.Sleep(2 * time.Second) // longer than the backoff so far
 	later := lifeOf(t, "forever")
-	if later.status != "exited" || later.restarts != stopped.restarts || later.pid != 0 || processAlive(stopped.monitor) {
+	if later.status != "exited" || later.restarts != stopped.restarts || processAlive(later.pid) || processAlive(stopped.monitor) {
 		t.Errorf("after stop: %+v, then %+v: want it exited for good, no new start, its monitor gone", stopped, later)
 	}
 	if dirs := containerCgroups(id); len(dirs) > 0 {
@@ -192,4 +193,38 @@ func TestRestartBadInput(t *testing.T) {
 			t.Errorf("skiff %v: status %d, stderr %q, want 125 and one line", args, r.status, r.stderr)
 		}
 	}
+}
+
+// TestStartAllRestartable: what a boot script does, as Docker's daemon
+// does when it starts: the containers whose monitors and processes died
+// (as in a reboot) start again if their policy is always, or
+// unless-stopped and no user stopped them; the others stay down.
+func TestStartAllRestartable(t *testing.T) {
+	before := hostMounts(t)
+	for name, policy := range map[string]string{"ra": "always", "ru": "unless-stopped", "rs": "unless-stopped", "rn": "no"} {
+		must(t, "run", "-d", "--name", name, "--restart", policy, "busybox", "sleep", "100")
+		t.Cleanup(func() { skiff(t, "rm", "-f", name) })
+	}
+	must(t, "stop", "-t", "0", "rs")
+	for _, name := range []string{"ra", "ru", "rn"} {
+		s := lifeOf(t, name)
+		syscall.Kill(s.monitor, syscall.SIGKILL)
+		pollFor(t, "the monitor of "+name+" gone", 10*time.Second, func() bool { return !processAlive(s.monitor) })
+		syscall.Kill(s.pid, syscall.SIGKILL)
+		pollFor(t, name+" dead", 10*time.Second, func() bool { return !processAlive(s.pid) })
+	}
+	out := strings.Fields(must(t, "start", "--all-restartable"))
+	slices.Sort(out)
+	if !slices.Equal(out, []string{"ra", "ru"}) {
+		t.Errorf("start --all-restartable started %v, want ra and ru", out)
+	}
+	for name, want := range map[string]string{"ra": "running", "ru": "running", "rs": "exited", "rn": "dead"} {
+		if s := lifeOf(t, name); s.status != want {
+			t.Errorf("%s: %+v, want %s", name, s, want)
+		}
+	}
+	for _, name := range []string{"ra", "ru", "rs", "rn"} {
+		must(t, "rm", "-f", name)
+	}
+	assertNothingLeft(t, before)
 }

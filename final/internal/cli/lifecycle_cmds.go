@@ -71,8 +71,15 @@ func startCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "print the container's output and return its exit status"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach stdin too (and the output)"},
+			&cli.BoolFlag{Name: "all-restartable", Usage: "start every stopped container whose policy is always, or unless-stopped unless a user stopped it: what Docker's daemon does when it starts (for a boot script)"},
 		},
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
+			if cmd.Bool("all-restartable") {
+				if cmd.Args().Present() || cmd.Bool("attach") || cmd.Bool("interactive") {
+					return errors.New("start --all-restartable takes no container, and no -a or -i")
+				}
+				return e.startRestartable()
+			}
 			if err := needArgs(cmd, 1, "[-a] [-i] CONTAINER..."); err != nil {
 				return err
 			}
@@ -98,15 +105,40 @@ func startCommand() *cli.Command {
 	}
 }
 
+// startRestartable starts the containers whose restart policy asks for
+// it once their monitors are gone: after a reboot, or after they were
+// killed. It prints their names.
+func (e *env) startRestartable() error {
+	all, err := e.containers.List()
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, c := range all {
+		policy, status := c.Config.Restart.Name, c.Status()
+		if (status != container.Exited && status != container.Dead) ||
+			(policy != "always" && (policy != "unless-stopped" || c.StoppedByUser())) {
+			continue
+		}
+		if err := e.start(c); err != nil {
+			fmt.Fprintln(os.Stderr, "skiff:", err)
+			failed++
+			continue
+		}
+		fmt.Println(c.Name())
+	}
+	if failed > 0 {
+		return &exit.Error{Code: 1}
+	}
+	return nil
+}
+
 // start starts a created or stopped container in the background, with a
 // monitor, as run -d does: the same folder, so the same writable layer,
 // name, configuration and network settings. A running one is left as it
 // is, as Docker does.
 func (e *env) start(c *container.Container) error {
-	if s := c.Status(); s == container.Running || s == container.Restarting {
-		return nil
-	}
-	if err := c.Claim(30 * time.Second); err != nil { // its old monitor may be finishing
+	if started, err := claimStopped(c); started || err != nil {
 		return err
 	}
 	defer c.Release() // the monitor holds the lock from now on
@@ -127,6 +159,25 @@ func (e *env) start(c *container.Container) error {
 		return err
 	}
 	return e.startDetached(c)
+}
+
+// claimStopped makes this process the owner of a container that does
+// not run, waiting for its old monitor to finish; it tells whether the
+// container runs after all (another skiff started it meanwhile).
+func claimStopped(c *container.Container) (started bool, err error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if s := c.Status(); s == container.Running || s == container.Restarting {
+			return true, nil
+		}
+		err := c.Claim(200 * time.Millisecond)
+		if err == nil || errors.Is(err, container.ErrNotFound) || time.Now().After(deadline) {
+			return false, err
+		}
+		if c.Reload() != nil {
+			return false, fmt.Errorf("%w: %s", container.ErrNotFound, c.Name())
+		}
+	}
 }
 
 // startAttached starts a container and follows it as `attach` does,

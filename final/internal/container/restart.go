@@ -112,3 +112,17 @@ func (c *Container) ClearStopped() error {
 	}
 	return nil
 }
+
+// StoppedForGood tells whether the container will not run again unless
+// someone starts it: its monitor recorded that it exited and gave up, or
+// neither its process nor its monitor is alive. (Between the process's
+// end and the monitor's record, it is dead and monitored: not yet.)
+func (c *Container) StoppedForGood() bool {
+	switch c.Status() {
+	case Running, Restarting, Created:
+		return false
+	case Dead:
+		return !c.OwnerAlive()
+	}
+	return true
+}

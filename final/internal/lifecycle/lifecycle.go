@@ -394,8 +394,8 @@ func removable(c *container.Container, force bool) error {
 			return nil
 		}
 		return fmt.Errorf("container %s is being started by process %d: wait, or use rm -f", c.Config.Name, c.State.MonitorPid)
-	case container.Running:
-		return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.Config.Name)
+	case container.Running, container.Restarting:
+		return fmt.Errorf("container %s is %s: stop it first, or use rm -f", c.Config.Name, c.Status())
 	case container.Broken:
 		return fmt.Errorf("container %s is broken (%s): use rm -f", c.Name(), c.Broken)
 	}
