@@ -142,6 +142,10 @@ func TestRestartAlways(t *testing.T) {
 	t.Cleanup(func() { skiff(t, "rm", "-f", "forever") })
 	id := lifeOf(t, "forever").id
 	pollFor(t, "3 restarts", 60*time.Second, func() bool { return lifeOf(t, "forever").restarts >= 3 })
+	// Between two runs, ps (without -a, as Docker's) shows it restarting.
+	pollFor(t, "ps showing Restarting", 30*time.Second, func() bool {
+		return strings.HasPrefix(must(t, "ps", "--filter", "name=forever", "--format", "{{.Status}}"), "Restarting (0) ")
+	})
 	must(t, "stop", "-t", "1", "forever")
 	stopped := lifeOf(t, "forever")
 	time.Sleep(2 * time.Second) // longer than the backoff so far

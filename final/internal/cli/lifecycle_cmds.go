@@ -229,7 +229,7 @@ func attachCommand() *cli.Command {
 		ArgsUsage: "CONTAINER",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "no-stdin", Usage: "do not attach stdin"},
-			&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "pass the signals this process gets on to the container (without -t)"},
+			&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "pass the signals this process gets on to the container, without -t (default: true; --sig-proxy=false keeps them)"},
 		},
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
 			c, err := e.namedContainer(cmd, "[--no-stdin] [--sig-proxy=false] CONTAINER")
