@@ -55,6 +55,9 @@ func (r *Runtime) Monitor(c *container.Container, ready io.WriteCloser, out *os.
 			}
 			return
 		}
+		if err != nil && c.StoppedByUser() { // a start that stop cut short is a stop
+			c.State.Error, status, err = "", 128+int(unix.SIGKILL), nil
+		}
 		ran := time.Duration(0)
 		if err == nil {
 			ran = time.Since(c.State.StartedAt)
