@@ -110,6 +110,21 @@ func TestStartAttach(t *testing.T) {
 	}
 }
 
+// TestRunRestartForeground: run with a restart policy, without -d, hands
+// the container to a monitor (it must outlive run) and follows it as
+// start -a does: the output and status of the first run, as Docker's.
+func TestRunRestartForeground(t *testing.T) {
+	r := skiff(t, "run", "--name", "fgr", "--restart", "on-failure:1", "busybox", "sh", "-c", "echo fg-run; exit 2")
+	t.Cleanup(func() { skiff(t, "rm", "-f", "fgr") })
+	if r.status != 2 || strings.Count(r.stdout, "fg-run") != 1 {
+		t.Errorf("run --restart: status %d, stdout %q, want 2 and fg-run once", r.status, r.stdout)
+	}
+	must(t, "wait", "fgr")
+	if s := lifeOf(t, "fgr"); s.restarts != 1 || s.code != 2 {
+		t.Errorf("after run --restart on-failure:1: %+v, want 1 restart, exit code 2", s)
+	}
+}
+
 // TestRestartOnFailure: on-failure:2 starts a failing process again
 // twice, then gives up with its exit status; wait returns then, not at
 // the first exit.
@@ -152,6 +167,9 @@ func TestRestartAlways(t *testing.T) {
 	later := lifeOf(t, "forever")
 	if later.status != "exited" || later.restarts != stopped.restarts || processAlive(later.pid) || processAlive(stopped.monitor) {
 		t.Errorf("after stop: %+v, then %+v: want it exited for good, no new start, its monitor gone", stopped, later)
+	}
+	if later.code != 0 && later.code != 137 {
+		t.Errorf("after stop: exit code %d, want 0 (it ended by itself) or 137 (stop killed it)", later.code)
 	}
 	if dirs := containerCgroups(id); len(dirs) > 0 {
 		t.Errorf("a stopped container keeps its cgroup: %v", dirs)
