@@ -250,3 +250,23 @@ func TestStartAllRestartable(t *testing.T) {
 	}
 	assertNothingLeft(t, before)
 }
+
+// TestMonitorKilledWhileRestarting: a monitor killed while it waits to
+// restart its container leaves it dead, with nothing running; start
+// takes it up again, and rm -f leaves nothing behind.
+func TestMonitorKilledWhileRestarting(t *testing.T) {
+	before := hostMounts(t)
+	must(t, "run", "-d", "--name", "orphaned", "--restart", "always", "busybox", "sh", "-c", "exit 1")
+	t.Cleanup(func() { skiff(t, "rm", "-f", "orphaned") })
+	pollFor(t, "restarting", 30*time.Second, func() bool { s := lifeOf(t, "orphaned"); return s.status == "restarting" && s.restarts >= 2 })
+	s := lifeOf(t, "orphaned")
+	syscall.Kill(s.monitor, syscall.SIGKILL)
+	pollFor(t, "the monitor gone", 10*time.Second, func() bool { return !processAlive(s.monitor) })
+	if now := lifeOf(t, "orphaned"); now.status != "dead" || now.pid != 0 {
+		t.Errorf("after its monitor was killed while restarting: %+v, want dead, no process", now)
+	}
+	must(t, "start", "orphaned")
+	pollFor(t, "restarts again", 30*time.Second, func() bool { return lifeOf(t, "orphaned").restarts >= 1 })
+	must(t, "rm", "-f", "orphaned")
+	assertNothingLeft(t, before)
+}
