@@ -87,15 +87,19 @@ func runAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err != nil {
 		return err
 	}
-	if cmd.Bool("detach") {
+	if cmd.Bool("detach") || cfg.Restart.Name != "" { // a restarting container outlives this process too
 		if err := e.startDetached(c); err != nil {
+			if errors.Is(err, errNoMonitor) { // nothing to keep of a container never started
+				e.containers.Remove(c)
+			}
 			return err
+		}
+		if !cmd.Bool("detach") {
+			c.Release() // the monitor's now
+			return e.attach(c, attachOptions{stdin: cmd.Bool("interactive"), sigProxy: true})
 		}
 		fmt.Println(c.Config.ID)
 		return nil
-	}
-	if cfg.Restart.Name != "" { // it outlives this process: a monitor's, as with -d
-		return e.startAttached(c, cmd.Bool("interactive"))
 	}
 	return e.runForeground(c, cmd.Bool("interactive"), waitSignals())
 }
@@ -545,6 +549,9 @@ func (e *env) runForeground(c *container.Container, interactive bool, signals <-
 	return nil
 }
 
+// errNoMonitor: the monitor process could not be started.
+var errNoMonitor = errors.New("start the monitor")
+
 // startDetached starts a monitor process, which starts the container and
 // stays with it, and returns once the container runs.
 func (e *env) startDetached(c *container.Container) error {
@@ -566,8 +573,7 @@ func (e *env) startDetached(c *container.Container) error {
 	err = monitor.Start()
 	readyChild.Close()
 	if err != nil {
-		e.containers.Remove(c)
-		return fmt.Errorf("start the monitor: %w", err)
+		return fmt.Errorf("%w: %w", errNoMonitor, err)
 	}
 	monitor.Process.Release()
 	msg, _ := io.ReadAll(ready)

@@ -82,7 +82,7 @@ func (cfg *Config) validateRestart() error {
 
 // The "stopped" file in the container's folder says that a user stopped
 // it (stop, restart, rm -f): its monitor must not start it again, and
-// for an unless-stopped container, neither must `start --restartable`
+// for an unless-stopped container, neither must `start --all-restartable`
 // after a reboot. It is a file of its own, not part of state.json, because
 // the one who stops a container does not own it: its monitor does, and
 // writes state.json. `skiff start` removes it.
