@@ -56,17 +56,18 @@ func TestAttach(t *testing.T) {
 	}
 }
 
-// TestAttachDetachKeys: a terminal attached to a -dit shell; ctrl-p
-// ctrl-q detaches and leaves the shell running, with the same process.
+// TestAttachDetachKeys: a terminal attached to a -dit shell, which gets
+// its size; ctrl-p ctrl-q detaches and leaves the shell running, with
+// the same process.
 func TestAttachDetachKeys(t *testing.T) {
 	must(t, "run", "-dit", "--name", "attty", "busybox", "sh")
 	t.Cleanup(func() { skiff(t, "rm", "-f", "attty") })
 	pid := pidOf(t, "attty")
 	c, cmd := startConsole(t, "attach", "attty")
-	c.input("tty; echo tty-$((3*3))\r")
+	c.input("tty; stty size; echo tty-$((3*3))\r")
 	c.expect("tty-9", 20*time.Second)
-	if !strings.Contains(c.seen.String(), "/dev/pts/") {
-		t.Errorf("the attached shell has no terminal:\n%s", c.seen.String())
+	if !strings.Contains(c.seen.String(), "/dev/pts/") || !strings.Contains(c.seen.String(), "30 100") {
+		t.Errorf("the attached shell has no terminal, or not the size of the one attached (30 100):\n%s", c.seen.String())
 	}
 	c.input("\x10\x11")
 	done := make(chan error, 1)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"skiff/internal/container"
 	"skiff/internal/exit"
 	"skiff/internal/lifecycle"
+	"skiff/internal/terminal"
 )
 
 // restartFlags are run's and create's flags for the container's life
@@ -269,22 +269,25 @@ func (e *env) attach(c *container.Container, o attachOptions) error {
 	}
 	detached := make(chan struct{})
 	if o.stdin && c.Config.Interactive {
-		conn, err := lifecycle.DialAttach(c)
+		conn, master, err := lifecycle.DialAttach(c)
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
-		if fd := int(os.Stdin.Fd()); c.Config.Process.Terminal && term.IsTerminal(fd) {
+		if fd := int(os.Stdin.Fd()); master != nil && term.IsTerminal(fd) {
+			defer master.Close()
 			if state, err := term.MakeRaw(fd); err == nil {
 				defer term.Restore(fd, state)
 			}
+			stop := sizeFollows(os.Stdin, master)
+			defer stop()
 		}
 		go func() {
 			if sendUntilDetach(conn, os.Stdin) {
 				close(detached)
 				return
 			}
-			conn.(*net.UnixConn).CloseWrite() // the container's stdin stays open, as in Docker
+			conn.CloseWrite() // the container's stdin stays open, as in Docker
 		}()
 	}
 	if o.sigProxy && !c.Config.Process.Terminal {
@@ -298,6 +301,20 @@ func (e *env) attach(c *container.Container, o attachOptions) error {
 		}()
 	}
 	return follow(c, log, detached)
+}
+
+// sizeFollows gives the container's terminal the size of this one, now
+// and at every SIGWINCH, until stop is called.
+func sizeFollows(in, master *os.File) (stop func()) {
+	resize := make(chan os.Signal, 1)
+	signal.Notify(resize, unix.SIGWINCH)
+	go func() {
+		for range resize {
+			terminal.CopySize(in, master)
+		}
+	}()
+	terminal.CopySize(in, master)
+	return func() { signal.Stop(resize); close(resize) }
 }
 
 // follow copies the log to stdout until the container's monitor records

@@ -15,7 +15,10 @@ import (
 // The attach socket of an interactive container (-i) is a unix socket in
 // its folder, mode 0600 in a folder of mode 0700, both root's: what a
 // client (`skiff attach`, `start -ai`) sends on it goes to the container's
-// stdin, its terminal's master with -t, which only the monitor holds.
+// stdin, its terminal's master with -t, which only the monitor holds. The
+// monitor first sends each client one byte, with a copy of that master
+// (SCM_RIGHTS) if there is one: the client sizes the container's terminal
+// as its own, now and whenever its window changes.
 // Output needs no socket: the container's stdout and stderr go to its log
 // (through the monitor with a terminal), and a client follows the log.
 const attachSocket = "attach.sock"
@@ -32,18 +35,32 @@ func socketPath(c *container.Container) (string, func(), error) {
 }
 
 // DialAttach connects to the attach socket of a running interactive
-// container.
-func DialAttach(c *container.Container) (net.Conn, error) {
+// container. It returns the connection, and the master of the
+// container's terminal, if it has one, for its size only.
+func DialAttach(c *container.Container) (*net.UnixConn, *os.File, error) {
 	path, done, err := socketPath(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer done()
-	conn, err := net.Dial("unix", path)
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
-		return nil, fmt.Errorf("attach to %s: its monitor does not answer: %w", c.Name(), err)
+		return nil, nil, fmt.Errorf("attach to %s: its monitor does not answer: %w", c.Name(), err)
 	}
-	return conn, nil
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := conn.ReadMsgUnix(make([]byte, 1), oob)
+	if err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("attach to %s: %w", c.Name(), err)
+	}
+	msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+	if len(msgs) == 1 {
+		if fds, err := unix.ParseUnixRights(&msgs[0]); err == nil && len(fds) == 1 {
+			unix.CloseOnExec(fds[0])
+			return conn, os.NewFile(uintptr(fds[0]), "pty"), nil
+		}
+	}
+	return conn, nil, nil
 }
 
 // stdinHub serves the attach socket: it writes what clients send to the
@@ -53,6 +70,7 @@ type stdinHub struct {
 	listener *net.UnixListener
 	mu       sync.Mutex
 	stdin    io.Writer // nil between two processes
+	master   *os.File  // the terminal's master, with -t
 }
 
 // listenAttach makes the container's attach socket and serves it.
@@ -81,14 +99,17 @@ func (h *stdinHub) serve() {
 		if err != nil {
 			return // closed
 		}
-		go h.feed(conn)
+		go h.feed(conn.(*net.UnixConn))
 	}
 }
 
 // feed copies what one client sends to the container's stdin, until the
 // client goes. The container's stdin stays open, as in Docker.
-func (h *stdinHub) feed(conn net.Conn) {
+func (h *stdinHub) feed(conn *net.UnixConn) {
 	defer conn.Close()
+	if h.hello(conn) != nil {
+		return
+	}
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := conn.Read(buf)
@@ -106,13 +127,27 @@ func (h *stdinHub) feed(conn net.Conn) {
 	}
 }
 
-// setStdin makes w the stdin that clients write to; nil: none.
-func (h *stdinHub) setStdin(w io.Writer) {
+// hello sends a new client its byte, with the master if there is one.
+// Under the lock: the master must not be closed meanwhile.
+func (h *stdinHub) hello(conn *net.UnixConn) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var rights []byte
+	if h.master != nil {
+		rights = unix.UnixRights(int(h.master.Fd()))
+	}
+	_, _, err := conn.WriteMsgUnix([]byte{0}, rights, nil)
+	return err
+}
+
+// setStdin makes w the stdin that clients write to, and master the
+// terminal they size; nil: none.
+func (h *stdinHub) setStdin(w io.Writer, master *os.File) {
 	if h == nil {
 		return
 	}
 	h.mu.Lock()
-	h.stdin = w
+	h.stdin, h.master = w, master
 	h.mu.Unlock()
 }
 

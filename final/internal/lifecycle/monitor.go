@@ -105,17 +105,17 @@ func (r *Runtime) runOnce(c *container.Container, hub *stdinHub, out *os.File, s
 	}
 	relayed := make(chan struct{})
 	if p.Master != nil {
-		hub.setStdin(p.Master)
+		hub.setStdin(p.Master, p.Master)
 		go func() {
 			io.Copy(out, p.Master) // ends with EIO once the last slave is closed
 			close(relayed)
 		}()
 	} else {
-		hub.setStdin(stdin)
+		hub.setStdin(stdin, nil)
 		close(relayed)
 	}
 	status := r.ended(c, p)
-	hub.setStdin(nil)
+	hub.setStdin(nil, nil)
 	select { // the rest of its output
 	case <-relayed:
 	case <-time.After(time.Second):
