@@ -248,6 +248,7 @@ func (r *Runtime) Cleanup(c *container.Container) {
 	}
 	os.RemoveAll(c.Path("work"))
 	os.RemoveAll(c.Path("merged"))
+	os.Remove(c.Path("exec.fifo")) // the OCI runtime's, left by a start that was killed: start may use the folder again
 }
 
 // stopMembers kills the running containers that joined c's network, IPC
