@@ -115,9 +115,7 @@ func (e *env) startRestartable() error {
 	}
 	failed := 0
 	for _, c := range all {
-		policy, status := c.Config.Restart.Name, c.Status()
-		if (status != container.Exited && status != container.Dead) ||
-			(policy != "always" && (policy != "unless-stopped" || c.StoppedByUser())) {
+		if s := c.Status(); (s != container.Exited && s != container.Dead) || !c.StartsAtBoot() {
 			continue
 		}
 		if err := e.start(c); err != nil {

@@ -126,3 +126,11 @@ func (c *Container) StoppedForGood() bool {
 	}
 	return true
 }
+
+// StartsAtBoot tells whether `start --all-restartable` starts the
+// container (if it does not run), as Docker's daemon does when it
+// starts: always, or unless-stopped unless a user stopped it.
+func (c *Container) StartsAtBoot() bool {
+	p := c.Config.Restart.Name
+	return p == "always" || (p == "unless-stopped" && !c.StoppedByUser())
+}

@@ -63,3 +63,24 @@ func TestRestartConflictsWithRm(t *testing.T) {
 		t.Error("--restart always with --rm passes validation")
 	}
 }
+
+func TestStartsAtBoot(t *testing.T) {
+	for policy, want := range map[string][2]bool{ // not stopped by a user, stopped
+		"no": {false, false}, "on-failure:3": {false, false}, "always": {true, true}, "unless-stopped": {true, false},
+	} {
+		p, _ := ParseRestartPolicy(policy)
+		c := &Container{Dir: t.TempDir(), Config: Config{Restart: p}}
+		if got := c.StartsAtBoot(); got != want[0] {
+			t.Errorf("%s: starts at boot %v, want %v", policy, got, want[0])
+		}
+		if err := c.MarkStopped(); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.StartsAtBoot(); got != want[1] {
+			t.Errorf("%s, stopped by a user: starts at boot %v, want %v", policy, got, want[1])
+		}
+		if c.ClearStopped(); c.StartsAtBoot() != want[0] {
+			t.Errorf("%s: started again, a user's stop is still remembered", policy)
+		}
+	}
+}
