@@ -60,8 +60,6 @@ func TestBadInput(t *testing.T) {
 		{"run", "--name", "bad/name", "busybox", "true"},
 		{"run", "--name", "taken", "busybox", "true"},
 		{"run", "-e", "=x", "busybox", "true"},
-		{"run", "-d", "-it", "busybox", "sh"},
-		{"run", "-d", "-i", "busybox", "sh"},
 		{"exec"},
 		{"exec", "no-such-container", "sh"},
 		{"exec", "stopped", "sh"},

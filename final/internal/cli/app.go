@@ -59,7 +59,7 @@ func App() *cli.Command {
 		},
 		Action: clidoc.UnknownCommand,
 		Commands: []*cli.Command{
-			runCommand(), execCommand(),
+			runCommand(), execCommand(), createCommand(), startCommand(), restartCommand(), attachCommand(),
 			psCommand(), logsCommand(), stopCommand(), killCommand(), pauseCommand(), unpauseCommand(), waitCommand(),
 			portCommand(), topCommand(), updateCommand(), rmCommand(), inspectCommand(), statsCommand(),
 			importCommand(), pullCommand(), imagesCommand(), rmiCommand(), commitCommand(),

@@ -18,12 +18,15 @@ type dockerView struct {
 	ID, Name, Image, Path string
 	Created               time.Time
 	Args                  []string
+	RestartCount          int
 	State                 struct {
 		Status                           string
 		Running, Paused, Dead, OOMKilled bool
 		Pid, ExitCode                    int
 		Error                            string
 		StartedAt, FinishedAt            time.Time
+
+		Restarting bool
 	}
 	Config struct {
 		Hostname, Image, WorkingDir, User string
@@ -35,6 +38,10 @@ type dockerView struct {
 		Privileged, ReadonlyRootfs    bool
 		CapAdd, CapDrop               []string
 		AutoRemove, Init              bool
+		RestartPolicy                 struct {
+			Name              string
+			MaximumRetryCount int
+		}
 	}
 	NetworkSettings struct {
 		IPAddress, Gateway string
@@ -65,7 +72,7 @@ func dockerInspect(i inspection) dockerView {
 	if i.Paused {
 		v.State.Status = "paused"
 	}
-	v.State.Dead = i.Status == container.Dead
+	v.State.Dead, v.State.Restarting, v.RestartCount = i.Status == container.Dead, i.Status == container.Restarting, st.RestartCount
 	v.State.Pid, v.State.ExitCode, v.State.OOMKilled, v.State.Error = st.Pid, st.ExitCode, st.OOMKilled, st.Error
 	v.State.StartedAt, v.State.FinishedAt = st.StartedAt, st.FinishedAt
 	v.Config.Hostname, v.Config.Image, v.Config.WorkingDir = cfg.Hostname, cfg.Image, cfg.Process.Cwd
@@ -76,6 +83,7 @@ func dockerInspect(i inspection) dockerView {
 	h.Memory, h.NanoCpus, h.PidsLimit = cfg.Limits.Memory, int64(cfg.Limits.CPUs*1e9), cfg.Limits.Pids
 	h.Privileged, h.ReadonlyRootfs, h.AutoRemove, h.Init = cfg.Security.Privileged, cfg.ReadOnly, cfg.AutoRemove, cfg.Init
 	h.CapAdd, h.CapDrop = cfg.Security.CapAdd, cfg.Security.CapDrop
+	h.RestartPolicy.Name, h.RestartPolicy.MaximumRetryCount = cfg.Restart.String(), cfg.Restart.MaximumRetryCount
 	n := &v.NetworkSettings
 	n.IPAddress, n.Gateway = i.Network.IP, i.Network.Gateway
 	n.Networks = map[string]dockerEndpoint{}

@@ -42,7 +42,7 @@ func psCommand() *cli.Command {
 			var rows []any
 			for _, c := range all {
 				row := e.psRowOf(c)
-				if (row.State == "running" || row.State == "paused" || cmd.Bool("all") || match.explicitStatus()) && match.matches(row, c) {
+				if (row.State == "running" || row.State == "paused" || row.State == "restarting" || cmd.Bool("all") || match.explicitStatus()) && match.matches(row, c) {
 					rows = append(rows, row)
 				}
 			}
@@ -144,6 +144,8 @@ func (e *env) describeStatus(c *container.Container, status container.Status) st
 			oom = " (OOM killed)"
 		}
 		return fmt.Sprintf("Exited (%d) %s ago%s", c.State.ExitCode, since(c.State.FinishedAt), oom)
+	case container.Restarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", c.State.ExitCode, since(c.State.FinishedAt))
 	case container.Broken:
 		return "Broken (" + c.Broken + "; skiff rm -f removes it)"
 	case container.Dead:

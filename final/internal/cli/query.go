@@ -27,7 +27,7 @@ func waitCommand() *cli.Command {
 		ArgsUsage: "NAME...",
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
 			return eachNamedQuiet(cmd, e, func(c *container.Container) error {
-				for c.Status() == container.Running || c.Status() == container.Created {
+				for !c.StoppedForGood() {
 					time.Sleep(50 * time.Millisecond)
 					if err := c.Reload(); err != nil {
 						return fmt.Errorf("container %s was removed", c.Name())

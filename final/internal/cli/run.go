@@ -61,7 +61,7 @@ func runCommand() *cli.Command {
 			&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
 			&cli.BoolFlag{Name: "read-only", Usage: "mount the container's root read-only"},
 			&cli.BoolFlag{Name: "init", Usage: "run a tiny init as PID 1 that forwards signals and reaps orphans"},
-		}, append(append(append(append(securityFlags(), moreRunFlags()...), volumeFlags()...), usernsFlag()), networkFlags()...)...),
+		}, append(append(append(append(append(securityFlags(), moreRunFlags()...), volumeFlags()...), usernsFlag()), networkFlags()...), restartFlags()...)...),
 		Action: command(runAction),
 	}
 }
@@ -87,8 +87,20 @@ func runAction(ctx context.Context, cmd *cli.Command, e *env) error {
 		e.removeAnonymousVolumes(cfg)
 		return err
 	}
-	if cmd.Bool("detach") {
-		return e.startDetached(c)
+	if cmd.Bool("detach") || cfg.Restart.Name != "" { // a restarting container outlives this process too
+		if err := e.startDetached(c); err != nil {
+			if errors.Is(err, errNoMonitor) { // nothing to keep of a container never started
+				e.containers.Remove(c)
+				e.removeAnonymousVolumes(cfg)
+			}
+			return err
+		}
+		if !cmd.Bool("detach") {
+			c.Release() // the monitor's now
+			return e.attach(c, attachOptions{stdin: cmd.Bool("interactive"), sigProxy: true})
+		}
+		fmt.Println(c.Config.ID)
+		return nil
 	}
 	err = e.runForeground(c, cmd.Bool("interactive"), waitSignals())
 	e.autoRemoveVolumes(c)
@@ -152,16 +164,17 @@ func (e *env) configOf(cmd *cli.Command, img resolved) (cfg container.Config, er
 	if cfg.PID, err = e.sharedWith("pid", cmd.String("pid")); err != nil {
 		return cfg, err
 	}
-	if cmd.Bool("detach") && cfg.Interactive {
-		return cfg, errors.New("-d with -i: a detached container has no stdin to keep open (skiff has no attach)")
+	if cfg.Restart, err = restartFromFlags(cmd); err != nil {
+		return cfg, err
 	}
 	return cfg, e.mountsFromFlags(cmd, &cfg, img.layers) // last: it creates volumes
 }
 
-// needTerminal refuses -it when stdin is not a terminal, as Docker does:
+// needTerminal refuses -it when stdin is not a terminal (but with -d:
+// `skiff attach` brings one later), as Docker does:
 // the container's terminal would wait forever for keys that never come.
 func needTerminal(cmd *cli.Command) error {
-	if cmd.Bool("tty") && cmd.Bool("interactive") && !term.IsTerminal(int(os.Stdin.Fd())) {
+	if cmd.Bool("tty") && cmd.Bool("interactive") && !cmd.Bool("detach") && !term.IsTerminal(int(os.Stdin.Fd())) {
 		return errors.New("the input device is not a TTY: -t needs a terminal on stdin (leave out -t to pipe input)")
 	}
 	return nil
@@ -508,8 +521,11 @@ func (e *env) runForeground(c *container.Container, interactive bool, signals <-
 	return nil
 }
 
+// errNoMonitor: the monitor process could not be started.
+var errNoMonitor = errors.New("start the monitor")
+
 // startDetached starts a monitor process, which starts the container and
-// stays with it, and prints the container's ID once it runs.
+// stays with it, and returns once the container runs.
 func (e *env) startDetached(c *container.Container) error {
 	log, err := os.OpenFile(c.Path("log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -529,8 +545,7 @@ func (e *env) startDetached(c *container.Container) error {
 	err = monitor.Start()
 	readyChild.Close()
 	if err != nil {
-		e.containers.Remove(c)
-		return fmt.Errorf("start the monitor: %w", err)
+		return fmt.Errorf("%w: %w", errNoMonitor, err)
 	}
 	monitor.Process.Release()
 	msg, _ := io.ReadAll(ready)
@@ -542,7 +557,6 @@ func (e *env) startDetached(c *container.Container) error {
 		}
 		return &exit.Error{Code: status, Msg: text}
 	}
-	fmt.Println(c.Config.ID)
 	return nil
 }
 

@@ -39,6 +39,8 @@ type Config struct {
 
 	AutoRemove  bool `json:"autoRemove,omitempty"` // --rm
 	Interactive bool `json:"interactive,omitempty"`
+
+	Restart RestartPolicy `json:"restartPolicy,omitzero"` // --restart
 }
 
 // HostNamespace in Config.IPC or Config.PID is --ipc host, --pid host:
@@ -100,6 +102,13 @@ type State struct {
 	Error      string    `json:"error,omitempty"`
 	StartedAt  time.Time `json:"startedAt,omitempty"`
 	FinishedAt time.Time `json:"finishedAt,omitempty"`
+
+	// How many times its monitor started it again (--restart) since a
+	// user last started it.
+	RestartCount int `json:"restartCount,omitempty"`
+	// Made by `skiff create`: it waits for `skiff start`, owned by no
+	// one, and is not one whose runtime died while starting it.
+	AwaitsStart bool `json:"awaitsStart,omitempty"`
 
 	// What was set up for it, to be taken down by whoever cleans up.
 	IP       string   `json:"ip,omitempty"`

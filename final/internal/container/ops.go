@@ -18,7 +18,7 @@ func (c *Container) Status() Status {
 		return Broken
 	case c.State.Status == Running && !c.State.Alive():
 		return Dead
-	case c.State.Status == Created && !c.OwnerAlive():
+	case (c.State.Status == Restarting || c.State.Status == Created && !c.State.AwaitsStart) && !c.OwnerAlive():
 		return Dead
 	}
 	return c.State.Status
@@ -67,10 +67,10 @@ func (c *Container) WaitGone(timeout time.Duration) bool {
 }
 
 // WaitExited waits until the container's state says exited (its monitor
-// recorded the status) or its process is gone.
+// recorded the status, and will not restart it).
 func (c *Container) WaitExited(timeout time.Duration) {
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if c.Reload() != nil || c.State.Status != Running {
+		if c.Reload() != nil || (c.State.Status != Running && c.State.Status != Restarting) {
 			return
 		}
 	}

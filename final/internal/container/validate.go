@@ -27,7 +27,7 @@ var (
 func (cfg *Config) Validate() error {
 	checks := []func() error{cfg.validateNames, cfg.validateProcess, cfg.validateMounts, cfg.validateNetwork, cfg.Security.validate,
 		func() error { return initproc.CheckRlimits(cfg.Ulimits) },
-		cfg.validateUserNamespace,
+		cfg.validateUserNamespace, cfg.validateRestart,
 		func() error { return cfg.Limits.Validate(runtime.NumCPU()) }}
 	for _, check := range checks {
 		if err := check(); err != nil {

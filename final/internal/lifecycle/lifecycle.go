@@ -201,16 +201,29 @@ func (p *Process) WaitStatus() int { return p.oci.Wait() }
 // Wait waits for the container's command to end, records how it ended and
 // cleans up. It returns the exit status.
 func (r *Runtime) Wait(c *container.Container, p *Process) int {
-	status := p.WaitStatus()
-	p.network.Close() // before Cleanup frees the ports for others
-	c.State.OOMKilled = cgroups.Open(r.CgroupParent, c.Config.ID).OOMKills() > 0
-	r.Cleanup(c)
+	return r.recordExit(c, r.ended(c, p))
+}
+
+// recordExit records that the container exited with status, for good,
+// or removes it (--rm). It returns the status.
+func (r *Runtime) recordExit(c *container.Container, status int) int {
 	if c.Config.AutoRemove { // nothing to record: the folder goes
 		r.Store.Remove(c)
 		return status
 	}
 	c.State.Status, c.State.ExitCode, c.State.FinishedAt = container.Exited, status, time.Now()
 	c.SaveState()
+	return status
+}
+
+// ended waits for the container's command to end and takes down what
+// was set up for it, without recording anything yet. It returns the exit
+// status.
+func (r *Runtime) ended(c *container.Container, p *Process) int {
+	status := p.WaitStatus()
+	p.network.Close() // before Cleanup frees the ports for others
+	c.State.OOMKilled = cgroups.Open(r.CgroupParent, c.Config.ID).OOMKills() > 0
+	r.Cleanup(c)
 	return status
 }
 
@@ -235,6 +248,7 @@ func (r *Runtime) Cleanup(c *container.Container) {
 	}
 	os.RemoveAll(c.Path("work"))
 	os.RemoveAll(c.Path("merged"))
+	os.Remove(c.Path("exec.fifo")) // the OCI runtime's, left by a start that was killed: start may use the folder again
 }
 
 // stopMembers kills the running containers that joined c's network, IPC
@@ -364,6 +378,7 @@ func (r *Runtime) Remove(c *container.Container, force bool) error {
 		return err
 	}
 	if force {
+		c.MarkStopped() // else its monitor would start it again (--restart)
 		// Through its cgroup too: a broken container's state does not
 		// say which process is its own, and one being started has none
 		// yet. Its monitor, if alive, then sees it exit.
@@ -402,9 +417,12 @@ func removable(c *container.Container, force bool) error {
 	}
 	switch c.Status() {
 	case container.Created:
+		if c.State.AwaitsStart {
+			return nil
+		}
 		return fmt.Errorf("container %s is being started by process %d: wait, or use rm -f", c.Config.Name, c.State.MonitorPid)
-	case container.Running:
-		return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.Config.Name)
+	case container.Running, container.Restarting:
+		return fmt.Errorf("container %s is %s: stop it first, or use rm -f", c.Config.Name, c.Status())
 	case container.Broken:
 		return fmt.Errorf("container %s is broken (%s): use rm -f", c.Name(), c.Broken)
 	}
@@ -475,8 +493,12 @@ func (r *Runtime) Kill(c *container.Container, sig unix.Signal) error {
 }
 
 // Stop is docker stop: SIGTERM, then SIGKILL after timeout. A paused
-// container is thawed first, to be able to handle the SIGTERM.
+// container is thawed first, to be able to handle the SIGTERM; one with a
+// restart policy stays stopped.
 func (r *Runtime) Stop(c *container.Container, timeout time.Duration) error {
+	if err := r.stopForGood(c); err != nil {
+		return err
+	}
 	if r.Paused(c) {
 		if err := cgroups.Open(r.CgroupParent, c.Config.ID).Freeze(false); err != nil {
 			return err
