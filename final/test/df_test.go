@@ -29,7 +29,7 @@ func TestSystemDf(t *testing.T) {
 		}
 		return rows
 	}
-	defer skiffWith(t, mine, "system", "prune")
+	defer removeDefaultNetwork(t, mine)
 	if rows := df(); strings.Join(rows["Images"], " ") != "0 0 0.0 B 0.0 B" || strings.Join(rows["Containers"], " ") != "0 0 0.0 B 0.0 B" {
 		t.Errorf("an empty data root: %v", rows)
 	}

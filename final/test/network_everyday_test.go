@@ -190,8 +190,10 @@ func TestUserNetworks(t *testing.T) {
 	}
 	fixed := slices.Clone(ipnet.IP.To4())
 	fixed[3] = 77
-	detached(t, "ua", "--network", "users", "--ip", fixed.String(), "busybox", "sleep", "300")
-	detached(t, "ub", "--network", "users", "busybox", "sleep", "300")
+	// ping needs CAP_NET_RAW: without it every ping fails, and the
+	// checks that one must fail would prove nothing.
+	detached(t, "ua", "--network", "users", "--ip", fixed.String(), "--cap-add", "NET_RAW", "busybox", "sleep", "300")
+	detached(t, "ub", "--network", "users", "--cap-add", "NET_RAW", "busybox", "sleep", "300")
 	if out := must(t, "exec", "ua", "ip", "-o", "-4", "addr", "show", "eth0"); !strings.Contains(out, " "+fixed.String()+"/24 ") {
 		t.Errorf("--ip %s: eth0 has %q", fixed, out)
 	}
@@ -212,8 +214,8 @@ func TestUserNetworks(t *testing.T) {
 	if !ping("ua", "ub") || !ping("ub", "ua") {
 		t.Error("ua and ub, on network users, do not reach each other by name")
 	}
-	detached(t, "uc", "busybox", "sleep", "300")
-	detached(t, "ud", "busybox", "sleep", "300")
+	detached(t, "uc", "--cap-add", "NET_RAW", "busybox", "sleep", "300")
+	detached(t, "ud", "--cap-add", "NET_RAW", "busybox", "sleep", "300")
 	if ping("uc", "ud") {
 		t.Error("uc reaches ud by name on the default network")
 	}

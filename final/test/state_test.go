@@ -189,7 +189,10 @@ func TestRootsArePrivate(t *testing.T) {
 	skiffCmd := "skiff " + strings.Join(mine, " ")
 	sh(skiffCmd + " import " + os.Getenv("ROOTFS") + " busybox")
 	id := strings.TrimSpace(sh(skiffCmd + " run -d busybox sh -c 'cp /bin/busybox /suid; chmod 4755 /suid; sleep 100'"))
-	t.Cleanup(func() { sh(skiffCmd + " rm -f " + id + " && " + skiffCmd + " network rm bridge") })
+	t.Cleanup(func() {
+		sh(skiffCmd + " rm -f " + id)
+		removeDefaultNetwork(t, mine)
+	})
 	time.Sleep(500 * time.Millisecond)
 	suid := filepath.Join(mine[1], "containers", id, "upper", "suid")
 	if info, err := os.Stat(suid); err != nil || info.Mode()&os.ModeSetuid == 0 {
