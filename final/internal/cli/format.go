@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"text/template"
@@ -64,4 +65,50 @@ func (f *formatter) print(out io.Writer, header any, values []any) error {
 		return tw.Flush()
 	}
 	return nil
+}
+
+// listFormatter is the formatter of a list command (ps, history,
+// volume ls): --quiet prints quiet alone (an ID or a name), --format
+// TEMPLATE as given, and neither the command's table.
+func listFormatter(cmd interface {
+	Bool(string) bool
+	String(string) string
+}, quiet, table string) (*formatter, error) {
+	format := cmd.String("format")
+	switch {
+	case cmd.Bool("quiet"):
+		format = quiet
+	case format == "":
+		format = table
+	}
+	return newFormatter(format)
+}
+
+// printInspected prints what an inspect command found, as Docker does:
+// each of views through the --format template when there is one, else
+// array (a slice) as an indented JSON array. A bad template is found
+// before anything is looked up (checkFormat).
+func printInspected(format string, array any, views []any) error {
+	if format != "" {
+		f, err := newFormatter(format)
+		if err != nil {
+			return err
+		}
+		return f.print(os.Stdout, nil, views)
+	}
+	data, err := json.MarshalIndent(array, "", "    ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Println(string(data))
+	return err
+}
+
+// checkFormat refuses a --format template that does not parse.
+func checkFormat(format string) error {
+	if format == "" {
+		return nil
+	}
+	_, err := newFormatter(format)
+	return err
 }

@@ -242,14 +242,7 @@ func historyCommand() *cli.Command {
 			for i, step := range steps {
 				rows = append(rows, historyRowOf(img, i, step, cmd.Bool("human"), !cmd.Bool("no-trunc")))
 			}
-			format := cmd.String("format")
-			switch {
-			case cmd.Bool("quiet"):
-				format = "{{.ID}}"
-			case format == "":
-				format = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
-			}
-			f, err := newFormatter(format)
+			f, err := listFormatter(cmd, "{{.ID}}", "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}")
 			if err != nil {
 				return err
 			}

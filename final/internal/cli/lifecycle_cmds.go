@@ -197,25 +197,9 @@ func restartCommand() *cli.Command {
 		Name:      "restart",
 		Usage:     "stop containers, then start them again",
 		ArgsUsage: "CONTAINER...",
-		Flags:     []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before SIGKILL"}},
+		Flags:     []cli.Flag{stopTimeFlag()},
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
-			if err := needArgs(cmd, 1, "[-t SECONDS] CONTAINER..."); err != nil {
-				return err
-			}
-			if cmd.Int("time") < 0 {
-				return fmt.Errorf("invalid --time %d: want 0 or more seconds", cmd.Int("time"))
-			}
-			return eachContainer(cmd, e, func(c *container.Container) error {
-				if err := e.runtime.Stop(c, time.Duration(cmd.Int("time"))*time.Second); err != nil {
-					return err
-				}
-				c.WaitExited(5 * time.Second)
-				if err := e.start(c); err != nil {
-					return err
-				}
-				fmt.Println(c.Name())
-				return nil
-			})
+			return stopEach(cmd, e, e.start)
 		}),
 	}
 }

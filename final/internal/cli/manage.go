@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,14 +45,7 @@ func psCommand() *cli.Command {
 					rows = append(rows, row)
 				}
 			}
-			format := cmd.String("format")
-			switch {
-			case cmd.Bool("quiet"):
-				format = "{{.ID}}"
-			case format == "":
-				format = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
-			}
-			f, err := newFormatter(format)
+			f, err := listFormatter(cmd, "{{.ID}}", "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}")
 			if err != nil {
 				return err
 			}
@@ -273,24 +265,40 @@ func stopCommand() *cli.Command {
 		Name:      "stop",
 		Usage:     "stop containers: SIGTERM, then SIGKILL after a timeout",
 		ArgsUsage: "NAME...",
-		Flags:     []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before SIGKILL"}},
+		Flags:     []cli.Flag{stopTimeFlag()},
 		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
-			if err := needArgs(cmd, 1, "[-t SECONDS] NAME..."); err != nil {
-				return err
-			}
-			if cmd.Int("time") < 0 {
-				return fmt.Errorf("invalid --time %d: want 0 or more seconds", cmd.Int("time"))
-			}
-			return eachContainer(cmd, e, func(c *container.Container) error {
-				if err := e.runtime.Stop(c, time.Duration(cmd.Int("time"))*time.Second); err != nil {
-					return err
-				}
-				c.WaitExited(5 * time.Second)
-				fmt.Println(c.Name())
-				return nil
-			})
+			return stopEach(cmd, e, nil)
 		}),
 	}
+}
+
+func stopTimeFlag() cli.Flag {
+	return &cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before SIGKILL"}
+}
+
+// stopEach stops each container named, as stop does: SIGTERM, then
+// SIGKILL after -t seconds, and waits until it has exited; then runs then
+// on it, if not nil (restart starts it again), and prints its name.
+func stopEach(cmd *cli.Command, e *env, then func(*container.Container) error) error {
+	if err := needArgs(cmd, 1, "[-t SECONDS] NAME..."); err != nil {
+		return err
+	}
+	if cmd.Int("time") < 0 {
+		return fmt.Errorf("invalid --time %d: want 0 or more seconds", cmd.Int("time"))
+	}
+	return eachContainer(cmd, e, func(c *container.Container) error {
+		if err := e.runtime.Stop(c, time.Duration(cmd.Int("time"))*time.Second); err != nil {
+			return err
+		}
+		c.WaitExited(5 * time.Second)
+		if then != nil {
+			if err := then(c); err != nil {
+				return err
+			}
+		}
+		fmt.Println(c.Name())
+		return nil
+	})
 }
 
 func killCommand() *cli.Command {
@@ -445,12 +453,8 @@ func inspectCommand() *cli.Command {
 			if err := needArgs(cmd, 1, "NAME..."); err != nil {
 				return err
 			}
-			var f *formatter
-			if format := cmd.String("format"); format != "" {
-				var err error
-				if f, err = newFormatter(format); err != nil {
-					return err
-				}
+			if err := checkFormat(cmd.String("format")); err != nil {
+				return err
 			}
 			all := []inspection{}
 			var views []any
@@ -460,14 +464,9 @@ func inspectCommand() *cli.Command {
 				views = append(views, dockerInspect(i))
 				return nil
 			})
-			if f != nil {
-				if ferr := f.print(os.Stdout, nil, views); ferr != nil {
-					return ferr
-				}
-				return err
+			if perr := printInspected(cmd.String("format"), all, views); perr != nil {
+				return perr
 			}
-			data, _ := json.MarshalIndent(all, "", "  ")
-			fmt.Println(string(data))
 			return err
 		}),
 	}

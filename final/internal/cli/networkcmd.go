@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -102,14 +101,10 @@ func networkInspectCommand() *cli.Command {
 			if err := needArgs(cmd, 1, "NAME..."); err != nil {
 				return err
 			}
-			var f *formatter
-			if format := cmd.String("format"); format != "" {
-				var err error
-				if f, err = newFormatter(format); err != nil {
-					return err
-				}
+			if err := checkFormat(cmd.String("format")); err != nil {
+				return err
 			}
-			views := []networkView{}
+			views, values := []networkView{}, []any{}
 			var errs []error
 			for _, name := range cmd.Args().Slice() {
 				n, err := e.networks.Get(name)
@@ -117,18 +112,10 @@ func networkInspectCommand() *cli.Command {
 					errs = append(errs, err)
 					continue
 				}
-				views = append(views, e.networkView(n))
+				v := e.networkView(n)
+				views, values = append(views, v), append(values, v)
 			}
-			if f != nil {
-				values := make([]any, len(views))
-				for i, v := range views {
-					values[i] = v
-				}
-				return errors.Join(append(errs, f.print(os.Stdout, nil, values))...)
-			}
-			data, _ := json.MarshalIndent(views, "", "    ")
-			fmt.Println(string(data))
-			return errors.Join(errs...)
+			return errors.Join(append(errs, printInspected(cmd.String("format"), views, values))...)
 		}),
 	}
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -89,14 +88,7 @@ func volumeLsAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err != nil {
 		return err
 	}
-	format := cmd.String("format")
-	switch {
-	case cmd.Bool("quiet"):
-		format = "{{.Name}}"
-	case format == "":
-		format = "table {{.Driver}}\t{{.Name}}"
-	}
-	f, err := newFormatter(format)
+	f, err := listFormatter(cmd, "{{.Name}}", "table {{.Driver}}\t{{.Name}}")
 	if err != nil {
 		return err
 	}
@@ -112,30 +104,20 @@ func volumeInspectAction(ctx context.Context, cmd *cli.Command, e *env) error {
 	if err := needArgs(cmd, 1, "NAME..."); err != nil {
 		return err
 	}
-	all := []*volume.Volume{}
+	if err := checkFormat(cmd.String("format")); err != nil {
+		return err
+	}
+	all, views := []*volume.Volume{}, []any{}
 	err := eachVolume(cmd, func(name string) error {
 		v, err := e.volumes().Get(name)
 		if err == nil {
-			all = append(all, v)
+			all, views = append(all, v), append(views, v)
 		}
 		return err
 	})
-	if format := cmd.String("format"); format != "" {
-		f, ferr := newFormatter(format)
-		if ferr != nil {
-			return ferr
-		}
-		var rows []any
-		for _, v := range all {
-			rows = append(rows, v)
-		}
-		if ferr := f.print(os.Stdout, nil, rows); ferr != nil {
-			return ferr
-		}
-		return err
+	if perr := printInspected(cmd.String("format"), all, views); perr != nil {
+		return perr
 	}
-	data, _ := json.MarshalIndent(all, "", "    ")
-	fmt.Println(string(data))
 	return err
 }
 

@@ -44,3 +44,21 @@ func CheckTarEntry(hdr *tar.Header) (string, error) {
 
 // ToHost maps a container's owner to the host's.
 func (o Owners) ToHost(uid, gid int) (int, int) { return o.toHost(uid, gid) }
+
+// NextEntry is the tar's next file, past the global headers (pax's
+// defaults for the whole archive, no file of their own); io.EOF at the
+// end.
+func NextEntry(tr *tar.Reader) (*tar.Header, error) {
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil, err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read tar: %w", err)
+		}
+		if hdr.Typeflag != tar.TypeXGlobalHeader {
+			return hdr, nil
+		}
+	}
+}

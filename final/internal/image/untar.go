@@ -54,15 +54,12 @@ func untar(r io.Reader, root string, owners Owners) error {
 	var dirs []dirTime
 	var sparse int64
 	for {
-		hdr, err := tr.Next()
+		hdr, err := NextEntry(tr)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read tar: %w", err)
-		}
-		if hdr.Typeflag == tar.TypeXGlobalHeader {
-			continue
+			return err
 		}
 		if isSparse(hdr) {
 			if sparse += max(hdr.Size, 0); sparse > maxSparseSize {

@@ -73,23 +73,14 @@ func OpenParent(root *os.File, p string) (*os.File, string, error) {
 }
 
 // Lstat is lstat(2) of p inside root: its last name is not followed.
-func Lstat(root *os.File, p string) (unix.Stat_t, error) {
-	var st unix.Stat_t
-	f, err := Open(root, p, unix.O_PATH|unix.O_NOFOLLOW)
-	if err != nil {
-		return st, err
-	}
-	defer f.Close()
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return st, &os.PathError{Op: "fstat", Path: p, Err: err}
-	}
-	return st, nil
-}
+func Lstat(root *os.File, p string) (unix.Stat_t, error) { return stat(root, p, unix.O_PATH|unix.O_NOFOLLOW) }
 
 // Stat is stat(2) of p inside root: symlinks are followed, inside.
-func Stat(root *os.File, p string) (unix.Stat_t, error) {
+func Stat(root *os.File, p string) (unix.Stat_t, error) { return stat(root, p, unix.O_PATH) }
+
+func stat(root *os.File, p string, flags int) (unix.Stat_t, error) {
 	var st unix.Stat_t
-	f, err := Open(root, p, unix.O_PATH)
+	f, err := Open(root, p, flags)
 	if err != nil {
 		return st, err
 	}

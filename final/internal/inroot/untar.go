@@ -46,15 +46,12 @@ func Untar(r io.Reader, dest *os.File, opts UntarOptions) error {
 	tr := tar.NewReader(r)
 	var dirs []dirTime
 	for {
-		hdr, err := tr.Next()
+		hdr, err := image.NextEntry(tr)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read tar: %w", err)
-		}
-		if hdr.Typeflag == tar.TypeXGlobalHeader {
-			continue
+			return err
 		}
 		rel, err := image.CheckTarEntry(hdr)
 		if err != nil {
