@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -173,91 +171,6 @@ func truncate(s string, n int) string {
 		return s[:n-1] + "…"
 	}
 	return s
-}
-
-func logsCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "logs",
-		Usage:     "print the output of a detached container",
-		ArgsUsage: "NAME",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing until the container exits"},
-			&cli.StringFlag{Name: "tail", Aliases: []string{"n"}, Value: "all", Usage: "print only the last `N` lines (all: every line)"},
-		},
-		Action: command(func(ctx context.Context, cmd *cli.Command, e *env) error {
-			c, err := e.namedContainer(cmd, "[-f] [--tail N] NAME")
-			if err != nil {
-				return err
-			}
-			tail, err := tailLines(cmd.String("tail"))
-			if err != nil {
-				return err
-			}
-			log, err := os.Open(c.Path("log"))
-			if err != nil {
-				return fmt.Errorf("container %s has no log: only detached containers (-d) keep one", c.Name())
-			}
-			defer log.Close()
-			if tail >= 0 {
-				if err := seekLastLines(log, tail); err != nil {
-					return err
-				}
-			}
-			for {
-				io.Copy(os.Stdout, log)
-				if !cmd.Bool("follow") || c.Reload() != nil || c.Status() != container.Running {
-					io.Copy(os.Stdout, log)
-					return nil
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-		}),
-	}
-}
-
-// tailLines reads --tail: a number of lines, or "all" (-1).
-func tailLines(s string) (int, error) {
-	if s == "all" {
-		return -1, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, &exit.Error{Code: exit.Runtime, Msg: fmt.Sprintf("--tail %q: want a number of lines, or all", s)}
-	}
-	return n, nil
-}
-
-// seekLastLines moves f to the start of its last n lines, reading it
-// backwards a block at a time; a last line without its newline counts.
-func seekLastLines(f *os.File, n int) error {
-	end, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
-		return err
-	}
-	buf := make([]byte, 64<<10)
-	newlines, pos := 0, end
-	for pos > 0 {
-		size := min(int64(len(buf)), pos)
-		pos -= size
-		if _, err := f.ReadAt(buf[:size], pos); err != nil {
-			return err
-		}
-		for i := size - 1; i >= 0; i-- {
-			if buf[i] != '\n' || pos+i == end-1 {
-				continue // the last byte's newline ends the last line, it starts none
-			}
-			if newlines++; newlines == n {
-				_, err := f.Seek(pos+i+1, io.SeekStart)
-				return err
-			}
-		}
-	}
-	if n == 0 {
-		_, err := f.Seek(end, io.SeekStart)
-		return err
-	}
-	_, err = f.Seek(0, io.SeekStart)
-	return err
 }
 
 func stopCommand() *cli.Command {

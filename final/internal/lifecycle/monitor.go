@@ -40,6 +40,7 @@ func (r *Runtime) Monitor(c *container.Container, ready io.WriteCloser, out *os.
 		}
 		defer hub.close(c)
 	}
+	defer watchLog(c, out)()
 	var delays backoff
 	for first := true; ; first = false {
 		status, err := r.runOnce(c, hub, out, func() {
