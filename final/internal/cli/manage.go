@@ -407,13 +407,6 @@ func (e *env) inspect(c *container.Container) inspection {
 	return out
 }
 
-func limitText(n uint64) string {
-	if n == 0 {
-		return "no limit"
-	}
-	return humanSize(int64(n))
-}
-
 func humanSize(n int64) string {
 	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
 	f := float64(n)
