@@ -3,6 +3,8 @@
 #   make test        every test, each lesson run for real inside the VM
 #   make shell-01    the same VM with an interactive shell
 #   make docs        regenerate the diffs and transcripts in docs/
+#   make exercise-03 write lesson 03 for you to build, into work/lesson-03-pid
+#   make check-03    check your lesson 03 (DIR=folder, EX=K: chapter exercise K)
 # See README.md.
 
 SHELL   := /bin/bash
@@ -16,7 +18,7 @@ export CGO_ENABLED := 0
 # lesson_dir maps "03" to the lesson's folder, e.g. lesson-03-pid.
 lesson_dir = $(or $(wildcard lesson-$(1)-*),$(error no lesson folder matches lesson-$(1)-*))
 
-.PHONY: all deps build rootfs docs test vet bench oci-validation client-tests clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
+.PHONY: all deps build rootfs docs test solutions vet bench oci-validation client-tests clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
 
 all: build
 
@@ -25,7 +27,9 @@ help:
 
 # deps installs what the VM needs from Debian's packages, when it can.
 deps:
-	@command -v $(GO) >/dev/null || { echo "Go is missing: install Go 1.26 or newer from https://go.dev/dl and try again."; exit 1; }
+	@command -v $(GO) >/dev/null || { \
+		if [ -n "$$SUDO_USER" ]; then echo "Go is not on root's PATH (sudo drops it): run make as yourself; HOST=1 asks for root (sudo) only for the run."; \
+		else echo "Go is missing: install Go 1.26 or newer from https://go.dev/dl and try again."; fi; exit 1; }
 	@missing=""; \
 	command -v qemu-system-x86_64 >/dev/null || missing="$$missing qemu-system-x86"; \
 	command -v xz >/dev/null || missing="$$missing xz-utils"; \
@@ -75,13 +79,16 @@ rootfs: $(ROOTFS)/bin/busybox
 $(ROOTFS)/bin/busybox: | bin/vm
 	@bin/vm --cache $(CACHE) rootfs $(ROOTFS)
 
-# lesson-NN runs lesson NN's demo in the VM (HOST=1: on this host, as root).
+# lesson-NN runs lesson NN's demo in the VM. HOST=1 runs it on this host
+# instead: make builds as you, and only the run itself is root's (sudo),
+# so bin/ and .cache/ stay yours. (`sudo make` would lose Go: sudo's
+# secure_path leaves it off the PATH.)
 lesson-%: build-% rootfs
 ifeq ($(HOST),1)
-	@[ "$$(id -u)" = 0 ] || { echo "HOST=1 runs the lesson as root on this machine: use sudo."; exit 1; }
+	@[ "$$(id -u)" = 0 ] || command -v sudo >/dev/null || { echo "HOST=1 runs the demo as root: install sudo, or run make as root."; exit 1; }
 	@echo "WARNING: running $(call lesson_dir,$*) directly on this host, as root, not in a VM."
-	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp -a $(ROOTFS) $$tmp/rootfs; \
-	PATH=$(CURDIR)/bin:$$PATH ROOTFS=$$tmp/rootfs sh vm/guest/transcript.sh $(call lesson_dir,$*)/demo.sh
+	@$(if $(filter 0,$(shell id -u)),,sudo) env PATH="$(CURDIR)/bin:$$PATH" sh -c 'tmp=$$(mktemp -d) && trap "rm -rf $$tmp" EXIT && \
+		cp -a $(ROOTFS) $$tmp/rootfs && ROOTFS=$$tmp/rootfs sh vm/guest/transcript.sh $(call lesson_dir,$*)/demo.sh'
 else
 	@bin/vm --cache $(CACHE) run --timeout 3m --rootfs $(ROOTFS) $(addprefix --bin ,$(wildcard bin/$(call lesson_dir,$*)*)) --demo $(call lesson_dir,$*)/demo.sh
 endif
@@ -91,6 +98,18 @@ shell-%: build-% rootfs
 	@bin/vm --cache $(CACHE) run --rootfs $(ROOTFS) $(addprefix --bin ,$(wildcard bin/$(call lesson_dir,$*)*)) --shell \
 		--banner "$$(printf '\n%s\n\n%s\n%s\n\n' "$(call lesson_dir,$*): you are root in a throwaway VM. The lesson's binary is on your PATH and a busybox rootfs is at /rootfs." "Try: $(call lesson_dir,$*) run /rootfs sh    (the demo's commands are in /vm/demo.sh; --help explains the flags)" "Type 'exit' to power the VM off.")" \
 		--demo $(call lesson_dir,$*)/demo.sh
+
+# exercise-NN writes lesson NN's starter into work/: lesson NN-1's code and
+# the skeleton of what lesson NN adds, with TODO(lesson NN) comments
+# (vm/starter.go). It never overwrites a learner's folder.
+exercise-%: bin/vm
+	@bin/vm exercise $(CURDIR) $*
+
+# check-NN runs chapter NN's tests against the learner's code in the VM
+# and prints a report (vm/check.go): work/LESSON by default, DIR=folder
+# for another, EX=K for the test of the chapter's exercise K.
+check-%: deps rootfs bin/vm
+	@bin/vm --cache $(CACHE) check $(if $(DIR),--dir "$(abspath $(DIR))") $(if $(EX),--exercise $(EX)) $(CURDIR) $*
 
 # docs rewrites the generated parts of docs/*.md: the diffs between
 # lessons and each demo's transcript, run in the VM, and as root the

@@ -102,6 +102,9 @@ func checkRootfs(rootfs string) error {
 }
 
 // enterRoot makes rootfs the root directory of this process.
+//
+//exercise:01 make rootfs the root directory with unix.Chroot, then unix.Chdir("/"), so that ".." cannot climb
+//exercise:01 out of it; see "What chroot(2) does"
 func enterRoot(rootfs string) error {
 	if err := unix.Chroot(rootfs); err != nil {
 		return fmt.Errorf("chroot %s: %w", rootfs, err)

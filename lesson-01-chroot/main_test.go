@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+//check:reread exitStatus: Docker's 125, 126, 127
 func TestExitStatus(t *testing.T) {
 	tests := []struct {
 		err  error
@@ -28,6 +29,7 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
+//check:reread run: check, enter the root, become the command
 func TestCheckRootfs(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")

@@ -57,6 +57,7 @@ func runAs(t *testing.T, cred *syscall.Credential, args ...string) (string, stri
 	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
 }
 
+//check:reread What chroot(2) does
 func TestRootIsTheRootfs(t *testing.T) {
 	rootfs, hostOnly := newRootfs(t)
 	out, errOut, status := runLesson(t, "run", rootfs, "cat", "/etc/marker")
@@ -69,6 +70,7 @@ func TestRootIsTheRootfs(t *testing.T) {
 	}
 }
 
+//check:reread enterRoot: chroot(2), then chdir(2)
 func TestWorkingDirectoryIsTheNewRoot(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, _, _ := runLesson(t, "run", rootfs, "pwd")
@@ -82,6 +84,7 @@ func TestWorkingDirectoryIsTheNewRoot(t *testing.T) {
 	}
 }
 
+//check:reread execCommand: execve(2) with a clean environment
 func TestHostEnvironmentDoesNotLeak(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	cmd := exec.Command(lesson, "run", rootfs, "env")
@@ -96,6 +99,8 @@ func TestHostEnvironmentDoesNotLeak(t *testing.T) {
 }
 
 // TestEscape is the point of the lesson: root inside a chroot gets out.
+//
+//check:reread The escape program
 func TestEscape(t *testing.T) {
 	rootfs, hostOnly := newRootfs(t)
 	escape, err := exec.LookPath(lesson + "-escape")
@@ -111,6 +116,7 @@ func TestEscape(t *testing.T) {
 	}
 }
 
+//check:reread exitStatus: Docker's 125, 126, 127
 func TestExitStatusIsTheCommands(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	if _, _, status := runLesson(t, "run", rootfs, "sh", "-c", "exit 42"); status != 42 {
@@ -118,6 +124,7 @@ func TestExitStatusIsTheCommands(t *testing.T) {
 	}
 }
 
+//check:reread What can go wrong
 func TestBadInput(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+//check:reread exitStatus: Docker's 125, 126, 127
 func TestExitStatus(t *testing.T) {
 	tests := []struct {
 		err  error
@@ -29,6 +30,7 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
+//check:reread run: check, enter the root, become the command
 func TestCheckRootfs(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
@@ -46,6 +48,7 @@ func TestCheckRootfs(t *testing.T) {
 	}
 }
 
+//check:reread The code
 func TestCheckHostname(t *testing.T) {
 	for _, good := range []string{"box", "web-1", "a.b.c", "A1", strings.Repeat("a", 63), randomHostname()} {
 		if err := checkHostname(good); err != nil {
@@ -59,6 +62,7 @@ func TestCheckHostname(t *testing.T) {
 	}
 }
 
+//check:reread The code
 func TestRandomHostname(t *testing.T) {
 	a, b := randomHostname(), randomHostname()
 	if len(a) != 12 || a == b {

@@ -116,6 +116,7 @@ func nsLink(t *testing.T, pid, ns string) string {
 	return link
 }
 
+//check:reread What chroot(2) does
 func TestRootIsTheRootfs(t *testing.T) {
 	rootfs, hostOnly := newRootfs(t)
 	out, errOut, status := runLesson(t, "run", rootfs, "cat", "/etc/marker")
@@ -128,6 +129,7 @@ func TestRootIsTheRootfs(t *testing.T) {
 	}
 }
 
+//check:reread enterRoot: chroot(2), then chdir(2)
 func TestWorkingDirectoryIsTheNewRoot(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, _, _ := runLesson(t, "run", rootfs, "pwd")
@@ -141,6 +143,7 @@ func TestWorkingDirectoryIsTheNewRoot(t *testing.T) {
 	}
 }
 
+//check:reread execCommand: execve(2) with a clean environment
 func TestHostEnvironmentDoesNotLeak(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	cmd := exec.Command(lesson, "run", rootfs, "env")
@@ -154,6 +157,7 @@ func TestHostEnvironmentDoesNotLeak(t *testing.T) {
 	}
 }
 
+//check:reread The escape program
 func TestEscape(t *testing.T) {
 	rootfs, hostOnly := newRootfs(t)
 	escape, err := exec.LookPath(lesson + "-escape")
@@ -169,6 +173,7 @@ func TestEscape(t *testing.T) {
 	}
 }
 
+//check:reread exitStatus: Docker's 125, 126, 127
 func TestExitStatusIsTheCommands(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	if _, _, status := runLesson(t, "run", rootfs, "sh", "-c", "exit 42"); status != 42 {
@@ -182,6 +187,7 @@ func TestExitStatusIsTheCommands(t *testing.T) {
 	}
 }
 
+//check:reread The namespace flags
 func TestHostname(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	before, _ := os.Hostname()
@@ -196,6 +202,7 @@ func TestHostname(t *testing.T) {
 	}
 }
 
+//check:reread The code
 func TestDefaultHostnameIsRandom(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	a, _, _ := runLesson(t, "run", rootfs, "hostname")
@@ -205,6 +212,7 @@ func TestDefaultHostnameIsRandom(t *testing.T) {
 	}
 }
 
+//check:reread /proc/PID/ns: seeing namespaces from outside
 func TestNewUTSAndIPCNamespaces(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	_, pid := startLesson(t, "sleep", "run", rootfs, "sleep", "30")
@@ -216,6 +224,7 @@ func TestNewUTSAndIPCNamespaces(t *testing.T) {
 	}
 }
 
+//check:reread Signal forwarding
 func TestSignalsAreForwarded(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	runtime, _ := startLesson(t, "sh", "run", rootfs, "sh", "-c", `trap "exit 7" TERM; while true; do sleep 0.1; done`)
@@ -227,6 +236,7 @@ func TestSignalsAreForwarded(t *testing.T) {
 	}
 }
 
+//check:reread What can go wrong
 func TestBadInput(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}

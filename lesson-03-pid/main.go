@@ -45,6 +45,8 @@ var containerEnv = []string{
 // comes along with UTS: it gives the container its own System V message
 // queues, semaphores and shared memory, and costs nothing. In a new PID
 // namespace the child is PID 1, and it sees only its own descendants.
+//
+//exercise:03 add the flag for a new PID namespace; see "A PID namespace is a numbering"
 const namespaces = unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWPID
 
 // forwardedSignals are passed on from the runtime to the container.
@@ -164,6 +166,10 @@ func checkHostname(name string) error {
 // fork: the runtime's threads would not survive it. Instead the kernel
 // starts the child in new namespaces (clone(2) with the CLONE_NEW* flags)
 // and the child, a fresh Go program, finishes the set-up from inside.
+//
+//exercise:02 start /proc/self/exe with childArgs in the new namespaces (SysProcAttr.Cloneflags), forward
+//exercise:02 signals with catchSignals and forwardSignals, wait for it and return exitStatusOf its state; see
+//exercise:02 "Why a Go runtime re-executes itself"
 func startContainer(childArgs []string) error {
 	signals := catchSignals()
 	c := exec.Command("/proc/self/exe", childArgs...)
@@ -233,6 +239,9 @@ func child(ctx context.Context, cmd *cli.Command) error {
 
 // setHostname names the container. It changes only this UTS namespace:
 // the host keeps its name.
+//
+//exercise:02 set the hostname with unix.Sethostname, and wrap its error with the call and the name; see "The
+//exercise:02 namespace flags"
 func setHostname(name string) error {
 	if err := unix.Sethostname([]byte(name)); err != nil {
 		return fmt.Errorf("sethostname %s: %w", name, err)
@@ -241,6 +250,9 @@ func setHostname(name string) error {
 }
 
 // enterRoot makes rootfs the root directory of this process.
+//
+//exercise:01 make rootfs the root directory with unix.Chroot, then unix.Chdir("/"), so that ".." cannot climb
+//exercise:01 out of it; see "What chroot(2) does"
 func enterRoot(rootfs string) error {
 	if err := unix.Chroot(rootfs); err != nil {
 		return fmt.Errorf("chroot %s: %w", rootfs, err)

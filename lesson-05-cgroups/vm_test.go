@@ -116,6 +116,7 @@ func nsLink(t *testing.T, pid, ns string) string {
 	return link
 }
 
+//check:reread What chroot(2) does
 func TestRootIsTheRootfs(t *testing.T) {
 	rootfs, hostOnly := newRootfs(t)
 	out, errOut, status := runLesson(t, "run", rootfs, "cat", "/etc/marker")
@@ -128,6 +129,7 @@ func TestRootIsTheRootfs(t *testing.T) {
 	}
 }
 
+//check:reread enterRoot: chroot(2), then chdir(2)
 func TestWorkingDirectoryIsTheNewRoot(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, _, _ := runLesson(t, "run", rootfs, "pwd")
@@ -141,6 +143,7 @@ func TestWorkingDirectoryIsTheNewRoot(t *testing.T) {
 	}
 }
 
+//check:reread execCommand: execve(2) with a clean environment
 func TestHostEnvironmentDoesNotLeak(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	cmd := exec.Command(lesson, "run", rootfs, "env")
@@ -156,6 +159,8 @@ func TestHostEnvironmentDoesNotLeak(t *testing.T) {
 
 // TestEscapeFails: after pivot_root the old root is detached, so the
 // lesson 01 escape climbs to the container's own root and no further.
+//
+//check:reread Why the chroot escape fails now
 func TestEscapeFails(t *testing.T) {
 	rootfs, hostOnly := newRootfs(t)
 	escape, err := exec.LookPath(lesson + "-escape")
@@ -175,6 +180,7 @@ func TestEscapeFails(t *testing.T) {
 	}
 }
 
+//check:reread exitStatus: Docker's 125, 126, 127
 func TestExitStatusIsTheCommands(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	if _, _, status := runLesson(t, "run", rootfs, "sh", "-c", "exit 42"); status != 42 {
@@ -188,6 +194,7 @@ func TestExitStatusIsTheCommands(t *testing.T) {
 	}
 }
 
+//check:reread The namespace flags
 func TestHostname(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	before, _ := os.Hostname()
@@ -202,6 +209,7 @@ func TestHostname(t *testing.T) {
 	}
 }
 
+//check:reread The code
 func TestDefaultHostnameIsRandom(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	a, _, _ := runLesson(t, "run", rootfs, "hostname")
@@ -211,6 +219,7 @@ func TestDefaultHostnameIsRandom(t *testing.T) {
 	}
 }
 
+//check:reread /proc/PID/ns: seeing namespaces from outside
 func TestNewUTSAndIPCNamespaces(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	_, pid := startLesson(t, "sleep", "run", rootfs, "sleep", "30")
@@ -222,6 +231,7 @@ func TestNewUTSAndIPCNamespaces(t *testing.T) {
 	}
 }
 
+//check:reread Signal forwarding
 func TestSignalsAreForwarded(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	runtime, _ := startLesson(t, "sh", "run", rootfs, "sh", "-c", `trap "exit 7" TERM; while true; do sleep 0.1; done`)
@@ -233,6 +243,7 @@ func TestSignalsAreForwarded(t *testing.T) {
 	}
 }
 
+//check:reread What can go wrong
 func TestBadInput(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	if err := os.Symlink("/etc", filepath.Join(rootfs, "etc-link")); err != nil {
@@ -279,6 +290,7 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+//check:reread A PID namespace is a numbering
 func TestCommandIsPID1(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, errOut, _ := runLesson(t, "run", rootfs, "sh", "-c", "echo $$")
@@ -289,6 +301,8 @@ func TestCommandIsPID1(t *testing.T) {
 
 // TestHostSeesTheContainersPID: outside, the container's PID 1 is an
 // ordinary process with an ordinary PID; NSpid lists it in each namespace.
+//
+//check:reread A PID namespace is a numbering
 func TestHostSeesTheContainersPID(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	_, pid := startLesson(t, "sleep", "run", rootfs, "sleep", "30")
@@ -307,6 +321,8 @@ func TestHostSeesTheContainersPID(t *testing.T) {
 
 // TestPID1IgnoresUnhandledSignals: the kernel drops signals that PID 1 has
 // no handler for, even SIGKILL, when they come from inside its namespace.
+//
+//check:reread PID 1 is special
 func TestPID1IgnoresUnhandledSignals(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, _, status := runLesson(t, "run", rootfs, "sh", "-c", "kill -TERM 1; kill -KILL 1; echo alive")
@@ -332,6 +348,7 @@ func assertMountsUnchanged(t *testing.T, before string) {
 	}
 }
 
+//check:reread A /proc of its own, a small /dev, a read-only /sys
 func TestPsShowsOnlyTheContainer(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, errOut, status := runLesson(t, "run", rootfs, "sh", "-c", "sleep 10 & sleep 0.2; ps -o pid,comm; kill $!")
@@ -354,6 +371,8 @@ func TestPsShowsOnlyTheContainer(t *testing.T) {
 // TestContainerMountTable asks the kernel what the container sees: its
 // root is the rootfs, it has its own /proc, /dev, /dev/pts, /dev/shm and a
 // read-only /sys, and none of the host's mounts, the old root included.
+//
+//check:reread pivot_root, not chroot
 func TestContainerMountTable(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, errOut, status := runLesson(t, "run", rootfs, "cat", "/proc/self/mountinfo")
@@ -389,6 +408,7 @@ func slicesIndex(fields []string, s string) int {
 	return -1
 }
 
+//check:reread A /proc of its own, a small /dev, a read-only /sys
 func TestDevices(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, errOut, status := runLesson(t, "run", rootfs, "sh", "-c",
@@ -415,6 +435,7 @@ func TestDevices(t *testing.T) {
 	}
 }
 
+//check:reread A /proc of its own, a small /dev, a read-only /sys
 func TestSysIsReadOnly(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	_, errOut, status := runLesson(t, "run", rootfs, "sh", "-c", "echo 1 > /sys/kernel/mm/ksm/run")
@@ -423,6 +444,7 @@ func TestSysIsReadOnly(t *testing.T) {
 	}
 }
 
+//check:reread Volumes are bind mounts
 func TestVolumes(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	data := t.TempDir()
@@ -452,6 +474,8 @@ func TestVolumes(t *testing.T) {
 // TestNothingLeaks: the VM's root is shared, like on a systemd host. The
 // host's mount table must be the same before and after containers ran,
 // mounted things inside, and were killed.
+//
+//check:reread Propagation: how a careless namespace leaks
 func TestNothingLeaks(t *testing.T) {
 	if !strings.Contains(hostMounts(t), " / / rw") || !strings.Contains(hostMounts(t), "shared:") {
 		t.Fatal("the VM's root is not a shared mount; this test would prove nothing")
@@ -539,6 +563,7 @@ func assertNoCgroupsLeft(t *testing.T) {
 	}
 }
 
+//check:reread Join before the command runs
 func TestCgroupJoinedBeforeTheCommandRuns(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, errOut, status := runLesson(t, "run", "--memory", "64M", rootfs, "cat", "/proc/self/cgroup")
@@ -548,6 +573,7 @@ func TestCgroupJoinedBeforeTheCommandRuns(t *testing.T) {
 	assertNoCgroupsLeft(t)
 }
 
+//check:reread v1 and v2
 func TestCgroupLimitsAreWritten(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	_, pid := startLesson(t, "sleep", "run", "--memory", "64M", "--cpus", "0.5", "--pids", "20", rootfs, "sleep", "30")
@@ -567,6 +593,8 @@ func TestCgroupLimitsAreWritten(t *testing.T) {
 // TestCgroupMemoryLimitOOMKills: tail /dev/zero keeps one endless "line" in
 // memory. Past --memory the kernel kills it; the container's cgroup counts
 // the kill, and the runtime says so.
+//
+//check:reread Memory: the limit, and the OOM kill
 func TestCgroupMemoryLimitOOMKills(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	_, errOut, status := runLesson(t, "run", "--memory", "32M", rootfs, "tail", "/dev/zero")
@@ -594,6 +622,8 @@ func TestCgroupMemoryLimitOOMKills(t *testing.T) {
 }
 
 // TestCgroupPidsLimitStopsAForkBomb: fifteen background sleeps, ten allowed.
+//
+//check:reread Processes: pids.max and fork bombs
 func TestCgroupPidsLimitStopsAForkBomb(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	// A shell that cannot fork gives up, so the bomb runs in a subshell.
@@ -613,6 +643,8 @@ func TestCgroupPidsLimitStopsAForkBomb(t *testing.T) {
 
 // TestCgroupCPULimitThrottles: a busy loop at --cpus 0.2 gets a fifth of
 // each period; the kernel's own accounting (cpu.stat) says so.
+//
+//check:reread CPU: a quota per period
 func TestCgroupCPULimitThrottles(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	runtime, pid := startLesson(t, "sh", "run", "--cpus", "0.2", rootfs, "sh", "-c", "while :; do :; done")
@@ -634,6 +666,7 @@ func TestCgroupCPULimitThrottles(t *testing.T) {
 	assertNoCgroupsLeft(t)
 }
 
+//check:reread What can go wrong
 func TestCgroupBadLimits(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	for _, args := range [][]string{
@@ -651,6 +684,8 @@ func TestCgroupBadLimits(t *testing.T) {
 
 // TestCgroupRemovedAfterFailures: a command that cannot start still
 // leaves no cgroup.
+//
+//check:reread Removing the cgroup
 func TestCgroupRemovedAfterFailures(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	if _, _, status := runLesson(t, "run", "--pids", "10", rootfs, "no-such-command"); status != 127 {
@@ -665,6 +700,7 @@ func TestCgroupRemovedAfterFailures(t *testing.T) {
 	assertNoCgroupsLeft(t)
 }
 
+//check:reread v1 and v2
 func TestCgroupVersionIsShown(t *testing.T) {
 	want := "cgroup v1"
 	var fs syscall.Statfs_t

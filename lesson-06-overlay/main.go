@@ -54,6 +54,9 @@ var containerEnv = []string{
 // queues, semaphores and shared memory, and costs nothing. In a new PID
 // namespace the child is PID 1, and it sees only its own descendants. In a
 // new mount namespace its mounts are its own, once propagation is private.
+//
+//exercise:03 add the flag for a new PID namespace; see "A PID namespace is a numbering"
+//exercise:04 add the flag for a new mount namespace; see "A new mount namespace starts as a copy"
 const namespaces = unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWPID | unix.CLONE_NEWNS
 
 // forwardedSignals are passed on from the runtime to the container.
@@ -249,6 +252,10 @@ func parseVolume(spec string) (volume, error) {
 // The child first waits on a pipe until the parent has put it into the
 // container's cgroup, so that nothing it does, and nothing the command
 // does, escapes the limits.
+//
+//exercise:02 start /proc/self/exe with childArgs in the new namespaces (SysProcAttr.Cloneflags), forward
+//exercise:02 signals with catchSignals and forwardSignals, wait for it and return exitStatusOf its state; see
+//exercise:02 "Why a Go runtime re-executes itself"
 func startContainer(childArgs []string, id string, limits limits, verbose bool) error {
 	signals := catchSignals()
 	cg, err := newCgroup(id, limits, verbose)
@@ -380,6 +387,9 @@ func waitForParent() error {
 // namespace and the host. The new namespace starts as a copy of the host's
 // mounts, with the host's propagation: on systemd hosts "shared", so
 // without this every mount below would appear on the host too.
+//
+//exercise:04 make every mount of the new namespace private (MS_REC|MS_PRIVATE on "/"), first of all, so that
+//exercise:04 no mount below reaches the host; see "Propagation: how a careless namespace leaks"
 func makeMountsPrivate() error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("mount --make-rprivate /: %w", err)
@@ -389,6 +399,9 @@ func makeMountsPrivate() error {
 
 // setHostname names the container. It changes only this UTS namespace:
 // the host keeps its name.
+//
+//exercise:02 set the hostname with unix.Sethostname, and wrap its error with the call and the name; see "The
+//exercise:02 namespace flags"
 func setHostname(name string) error {
 	if err := unix.Sethostname([]byte(name)); err != nil {
 		return fmt.Errorf("sethostname %s: %w", name, err)
@@ -399,6 +412,9 @@ func setHostname(name string) error {
 // mountVolume bind-mounts a host path into the rootfs, before pivot_root
 // hides the host's paths. The mount point is created in the container's
 // own layer: the image stays untouched.
+//
+//exercise:04 find the target with volumeTarget, create it with makeMountPoint, bind-mount the host path onto
+//exercise:04 it, and make it read-only with unix.MountSetattr when asked; see "Volumes are bind mounts"
 func mountVolume(rootfs string, v volume) error {
 	target, err := volumeTarget(rootfs, v.ctr)
 	if err != nil {
@@ -459,6 +475,9 @@ func makeMountPoint(source, target string) error {
 // pivotRoot makes rootfs the root of this mount namespace and detaches the
 // old root. Unlike chroot, nothing of the host's tree is left to walk back
 // to: after the detach, the host's mounts are gone from this namespace.
+//
+//exercise:04 pivot_root into rootfs with the old root on rootfs/.oldroot, chdir to "/", then detach /.oldroot
+//exercise:04 (MNT_DETACH) and remove it; see "pivot_root, not chroot"
 func pivotRoot(rootfs string) error {
 	oldRoot := filepath.Join(rootfs, ".oldroot")
 	if err := os.MkdirAll(oldRoot, 0o700); err != nil {
@@ -480,11 +499,17 @@ func pivotRoot(rootfs string) error {
 }
 
 // mountProc mounts a /proc that shows this PID namespace: now ps works.
+//
+//exercise:04 mount a new proc filesystem on /proc, nosuid, nodev, noexec, with mountFS; see "A /proc of its
+//exercise:04 own, a small /dev, a read-only /sys"
 func mountProc() error {
 	return mountFS("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 }
 
 // mountSys mounts /sys read-only: the container may look, not tune.
+//
+//exercise:04 mount sysfs on /sys, read-only, nosuid, nodev, noexec, with mountFS; see "A /proc of its own, a
+//exercise:04 small /dev, a read-only /sys"
 func mountSys() error {
 	return mountFS("sysfs", "/sys", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 }
@@ -504,6 +529,10 @@ var devLinks = map[string]string{
 }
 
 // mountDev builds a minimal /dev on a tmpfs instead of exposing the host's.
+//
+//exercise:04 mount a tmpfs on /dev, mknod the devices (and chmod them 0666), make the devLinks symlinks, and
+//exercise:04 mount a new devpts instance on /dev/pts and a tmpfs on /dev/shm; see "A /proc of its own, a
+//exercise:04 small /dev, a read-only /sys"
 func mountDev() error {
 	if err := mountFS("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID, "mode=755,size=65536k"); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+//check:reread exitStatus: Docker's 125, 126, 127
 func TestExitStatus(t *testing.T) {
 	tests := []struct {
 		err  error
@@ -30,6 +31,7 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
+//check:reread run: check, enter the root, become the command
 func TestCheckRootfs(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
@@ -47,6 +49,7 @@ func TestCheckRootfs(t *testing.T) {
 	}
 }
 
+//check:reread The code
 func TestCheckHostname(t *testing.T) {
 	for _, good := range []string{"box", "web-1", "a.b.c", "A1", strings.Repeat("a", 63), randomID()} {
 		if err := checkHostname(good); err != nil {
@@ -60,6 +63,7 @@ func TestCheckHostname(t *testing.T) {
 	}
 }
 
+//check:reread The code
 func TestRandomHostname(t *testing.T) {
 	a, b := randomID(), randomID()
 	if len(a) != 12 || a == b {
@@ -67,6 +71,7 @@ func TestRandomHostname(t *testing.T) {
 	}
 }
 
+//check:reread Volumes are bind mounts
 func TestParseVolume(t *testing.T) {
 	good := map[string]volume{
 		"/srv:/data":        {"/srv", "/data", false},
@@ -86,6 +91,7 @@ func TestParseVolume(t *testing.T) {
 	}
 }
 
+//check:reread Volumes are bind mounts
 func TestVolumeTargetRefusesSymlinks(t *testing.T) {
 	rootfs := t.TempDir()
 	if err := os.Symlink("/etc", filepath.Join(rootfs, "data")); err != nil {
@@ -100,6 +106,7 @@ func TestVolumeTargetRefusesSymlinks(t *testing.T) {
 	}
 }
 
+//check:reread The code
 func TestParseSize(t *testing.T) {
 	good := map[string]int64{"1024": 1024, "512k": 512 << 10, "64M": 64 << 20, "64m": 64 << 20, "64MB": 64 << 20,
 		"64MiB": 64 << 20, "1.5g": 3 << 29, "2G": 2 << 30, "1t": 1 << 40}
@@ -115,6 +122,7 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
+//check:reread The code
 func TestParseLimits(t *testing.T) {
 	if l, err := parseLimits("64M", 0.5, 10); err != nil || l != (limits{64 << 20, 0.5, 10}) {
 		t.Errorf("parseLimits = %+v, %v", l, err)
@@ -130,6 +138,7 @@ func TestParseLimits(t *testing.T) {
 	}
 }
 
+//check:reread v1 and v2
 func TestLimitFiles(t *testing.T) {
 	l := limits{memory: 64 << 20, cpus: 0.25, pids: 7}
 	v2 := []limitFile{{"memory.max", "67108864"}, {"memory.swap.max", "0"}, {"cpu.max", "25000 100000"}, {"pids.max", "7"}}
@@ -146,6 +155,7 @@ func TestLimitFiles(t *testing.T) {
 	}
 }
 
+//check:reread An image is a stack of layers
 func TestOverlayLowerdir(t *testing.T) {
 	if got := overlayLowerdir("/img", nil); got != "/img" {
 		t.Errorf("no layers: %q", got)
@@ -155,6 +165,7 @@ func TestOverlayLowerdir(t *testing.T) {
 	}
 }
 
+//check:reread The code
 func TestCheckLayers(t *testing.T) {
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "l1"), 0o755)

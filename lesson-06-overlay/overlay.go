@@ -76,6 +76,9 @@ func keepUpperLayer(dir string) {
 // mountOverlay mounts the layers at dir/merged and returns that path, the
 // container's rootfs from now on. The mount is made inside the container's
 // mount namespace, so it goes away with the container.
+//
+//exercise:06 mount an overlay on dir/merged with lowerdir (overlayLowerdir), upperdir dir/upper and workdir
+//exercise:06 dir/work, and return dir/merged; see "An image is a stack of layers"
 func mountOverlay(dir, image string, layers []string) (string, error) {
 	merged := filepath.Join(dir, "merged")
 	options := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s",
@@ -88,6 +91,9 @@ func mountOverlay(dir, image string, layers []string) (string, error) {
 
 // overlayLowerdir lists the read-only layers the way overlayfs wants them:
 // the topmost first, the image's rootfs last.
+//
+//exercise:06 join the image and the layers with ":", the topmost layer first and the image last; see "An
+//exercise:06 image is a stack of layers"
 func overlayLowerdir(image string, layers []string) string {
 	stack := append([]string{image}, layers...) // lowest first
 	slices.Reverse(stack)

@@ -109,6 +109,10 @@ func cgroupVersionName() string { return "v" + strconv.Itoa(cgroupVersion()) }
 type limitFile struct{ name, value string }
 
 // limitFiles translates the limits into the files of cgroup v2 or v1.
+//
+//exercise:05 list the files and values for the limits: memory.max (and memory.swap.max 0), cpu.max "QUOTA
+//exercise:05 PERIOD" and pids.max on v2; memory/memory.limit_in_bytes, cpu/cpu.cfs_period_us and
+//exercise:05 cpu/cpu.cfs_quota_us, pids/pids.max on v1; see "v1 and v2"
 func limitFiles(version int, l limits) []limitFile {
 	var files []limitFile
 	quota := strconv.Itoa(int(math.Round(l.cpus * cpuPeriod)))
@@ -260,6 +264,8 @@ func (cg *cgroup) write(name, value string) error {
 }
 
 // join moves a process, with all its threads, into the cgroup.
+//
+//exercise:05 write pid into cgroup.procs in each of the cgroup's folders; see "Join before the command runs"
 func (cg *cgroup) join(pid int) error {
 	for _, dir := range cg.dirs {
 		if err := cg.write(filepath.Join(dir.controller, "cgroup.procs"), strconv.Itoa(pid)); err != nil {

@@ -90,6 +90,9 @@ func setupNetwork(id string, pid int, ports []port) (*network, error) {
 
 // ensureBridge creates the bridge with the gateway address, once. It stays
 // when containers come and go, as docker0 does.
+//
+//exercise:07 create the bridge bridgeName with the gateway's address and bring it up (once: reuse it if it
+//exercise:07 exists), and turn on ip_forward and the bridge's route_localnet; see "A bridge: the switch"
 func ensureBridge() (netlink.Link, error) {
 	if br, err := netlink.LinkByName(bridgeName); err == nil {
 		return br, nil
@@ -152,6 +155,9 @@ func releaseIP(dir string, ip net.IP) {
 // createVeth makes a veth pair: one end on the host's bridge, the other,
 // eth0, created straight inside the container's namespace. Moving an
 // existing link between namespaces would cost a whole RCU grace period.
+//
+//exercise:07 add a veth pair with netlink: hostVeth on the bridge, its peer eth0 created inside the namespace
+//exercise:07 of pid, and bring hostVeth up; see "Create the peer where it belongs"
 func createVeth(hostVeth string, bridge netlink.Link, pid int) error {
 	veth := &netlink.Veth{
 		LinkAttrs:     netlink.LinkAttrs{Name: hostVeth, MasterIndex: bridge.Attrs().Index},
@@ -169,6 +175,9 @@ func createVeth(hostVeth string, bridge netlink.Link, pid int) error {
 
 // configureContainerSide sets up lo and eth0 inside the container's
 // namespace, through a netlink socket opened in that namespace.
+//
+//exercise:07 through a netlink handle in the namespace of pid, bring lo and eth0 up, give eth0 the address
+//exercise:07 ip, and add a default route via the gateway; see "Configure the container's side from the host"
 func configureContainerSide(pid int, ip net.IP) error {
 	ns, err := netns.GetFromPid(pid)
 	if err != nil {
@@ -221,6 +230,9 @@ func configureContainerSide(pid int, ip net.IP) error {
 // The guard matters: route_localnet, which lets published ports answer on
 // 127.0.0.1, would otherwise let a container reach the host's services
 // that listen on loopback only (CVE-2020-8558).
+//
+//exercise:07 make the nftables table natTable(id) with the rules in the comment above: masquerade going out,
+//exercise:07 DNAT for each published port, and the guard; see "Going out: masquerade"
 func addNATRules(id string, ip net.IP, ports []port) error {
 	conn, err := nftables.New()
 	if err != nil {

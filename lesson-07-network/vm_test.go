@@ -123,6 +123,7 @@ func nsLink(t *testing.T, pid, ns string) string {
 	return link
 }
 
+//check:reread What chroot(2) does
 func TestRootIsTheRootfs(t *testing.T) {
 	rootfs, hostOnly := newRootfs(t)
 	out, errOut, status := runLesson(t, "run", rootfs, "cat", "/etc/marker")
@@ -135,6 +136,7 @@ func TestRootIsTheRootfs(t *testing.T) {
 	}
 }
 
+//check:reread enterRoot: chroot(2), then chdir(2)
 func TestWorkingDirectoryIsTheNewRoot(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, _, _ := runLesson(t, "run", rootfs, "pwd")
@@ -148,6 +150,7 @@ func TestWorkingDirectoryIsTheNewRoot(t *testing.T) {
 	}
 }
 
+//check:reread execCommand: execve(2) with a clean environment
 func TestHostEnvironmentDoesNotLeak(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	cmd := exec.Command(lesson, "run", rootfs, "env")
@@ -163,6 +166,8 @@ func TestHostEnvironmentDoesNotLeak(t *testing.T) {
 
 // TestEscapeFails: after pivot_root the old root is detached, so the
 // lesson 01 escape climbs to the container's own root and no further.
+//
+//check:reread Why the chroot escape fails now
 func TestEscapeFails(t *testing.T) {
 	rootfs, hostOnly := newRootfs(t)
 	escape, err := exec.LookPath(lesson + "-escape")
@@ -182,6 +187,7 @@ func TestEscapeFails(t *testing.T) {
 	}
 }
 
+//check:reread exitStatus: Docker's 125, 126, 127
 func TestExitStatusIsTheCommands(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	if _, _, status := runLesson(t, "run", rootfs, "sh", "-c", "exit 42"); status != 42 {
@@ -195,6 +201,7 @@ func TestExitStatusIsTheCommands(t *testing.T) {
 	}
 }
 
+//check:reread The namespace flags
 func TestHostname(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	before, _ := os.Hostname()
@@ -209,6 +216,7 @@ func TestHostname(t *testing.T) {
 	}
 }
 
+//check:reread The code
 func TestDefaultHostnameIsRandom(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	a, _, _ := runLesson(t, "run", rootfs, "hostname")
@@ -218,6 +226,7 @@ func TestDefaultHostnameIsRandom(t *testing.T) {
 	}
 }
 
+//check:reread /proc/PID/ns: seeing namespaces from outside
 func TestNewUTSAndIPCNamespaces(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	_, pid := startLesson(t, "sleep", "run", rootfs, "sleep", "30")
@@ -229,6 +238,7 @@ func TestNewUTSAndIPCNamespaces(t *testing.T) {
 	}
 }
 
+//check:reread Signal forwarding
 func TestSignalsAreForwarded(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	runtime, _ := startLesson(t, "sh", "run", rootfs, "sh", "-c", `trap "exit 7" TERM; while true; do sleep 0.1; done`)
@@ -240,6 +250,7 @@ func TestSignalsAreForwarded(t *testing.T) {
 	}
 }
 
+//check:reread What can go wrong
 func TestBadInput(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	if err := os.Symlink("/etc", filepath.Join(rootfs, "etc-link")); err != nil {
@@ -286,6 +297,7 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+//check:reread A PID namespace is a numbering
 func TestCommandIsPID1(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, errOut, _ := runLesson(t, "run", rootfs, "sh", "-c", "echo $$")
@@ -296,6 +308,8 @@ func TestCommandIsPID1(t *testing.T) {
 
 // TestHostSeesTheContainersPID: outside, the container's PID 1 is an
 // ordinary process with an ordinary PID; NSpid lists it in each namespace.
+//
+//check:reread A PID namespace is a numbering
 func TestHostSeesTheContainersPID(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	_, pid := startLesson(t, "sleep", "run", rootfs, "sleep", "30")
@@ -314,6 +328,8 @@ func TestHostSeesTheContainersPID(t *testing.T) {
 
 // TestPID1IgnoresUnhandledSignals: the kernel drops signals that PID 1 has
 // no handler for, even SIGKILL, when they come from inside its namespace.
+//
+//check:reread PID 1 is special
 func TestPID1IgnoresUnhandledSignals(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, _, status := runLesson(t, "run", rootfs, "sh", "-c", "kill -TERM 1; kill -KILL 1; echo alive")
@@ -339,6 +355,7 @@ func assertMountsUnchanged(t *testing.T, before string) {
 	}
 }
 
+//check:reread A /proc of its own, a small /dev, a read-only /sys
 func TestPsShowsOnlyTheContainer(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, errOut, status := runLesson(t, "run", rootfs, "sh", "-c", "sleep 10 & sleep 0.2; ps -o pid,comm; kill $!")
@@ -361,6 +378,8 @@ func TestPsShowsOnlyTheContainer(t *testing.T) {
 // TestContainerMountTable asks the kernel what the container sees: its
 // root is the rootfs, it has its own /proc, /dev, /dev/pts, /dev/shm and a
 // read-only /sys, and none of the host's mounts, the old root included.
+//
+//check:reread pivot_root, not chroot
 func TestContainerMountTable(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, errOut, status := runLesson(t, "run", rootfs, "cat", "/proc/self/mountinfo")
@@ -396,6 +415,7 @@ func slicesIndex(fields []string, s string) int {
 	return -1
 }
 
+//check:reread A /proc of its own, a small /dev, a read-only /sys
 func TestDevices(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, errOut, status := runLesson(t, "run", rootfs, "sh", "-c",
@@ -422,6 +442,7 @@ func TestDevices(t *testing.T) {
 	}
 }
 
+//check:reread A /proc of its own, a small /dev, a read-only /sys
 func TestSysIsReadOnly(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	_, errOut, status := runLesson(t, "run", rootfs, "sh", "-c", "echo 1 > /sys/kernel/mm/ksm/run")
@@ -430,6 +451,7 @@ func TestSysIsReadOnly(t *testing.T) {
 	}
 }
 
+//check:reread Volumes are bind mounts
 func TestVolumes(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	data := t.TempDir()
@@ -459,6 +481,8 @@ func TestVolumes(t *testing.T) {
 // TestNothingLeaks: the VM's root is shared, like on a systemd host. The
 // host's mount table must be the same before and after containers ran,
 // mounted things inside, and were killed.
+//
+//check:reread Propagation: how a careless namespace leaks
 func TestNothingLeaks(t *testing.T) {
 	if !strings.Contains(hostMounts(t), " / / rw") || !strings.Contains(hostMounts(t), "shared:") {
 		t.Fatal("the VM's root is not a shared mount; this test would prove nothing")
@@ -546,6 +570,7 @@ func assertNoCgroupsLeft(t *testing.T) {
 	}
 }
 
+//check:reread Join before the command runs
 func TestCgroupJoinedBeforeTheCommandRuns(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, errOut, status := runLesson(t, "run", "--memory", "64M", rootfs, "cat", "/proc/self/cgroup")
@@ -555,6 +580,7 @@ func TestCgroupJoinedBeforeTheCommandRuns(t *testing.T) {
 	assertNoCgroupsLeft(t)
 }
 
+//check:reread v1 and v2
 func TestCgroupLimitsAreWritten(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	_, pid := startLesson(t, "sleep", "run", "--memory", "64M", "--cpus", "0.5", "--pids", "20", rootfs, "sleep", "30")
@@ -574,6 +600,8 @@ func TestCgroupLimitsAreWritten(t *testing.T) {
 // TestCgroupMemoryLimitOOMKills: tail /dev/zero keeps one endless "line" in
 // memory. Past --memory the kernel kills it; the container's cgroup counts
 // the kill, and the runtime says so.
+//
+//check:reread Memory: the limit, and the OOM kill
 func TestCgroupMemoryLimitOOMKills(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	_, errOut, status := runLesson(t, "run", "--memory", "32M", rootfs, "tail", "/dev/zero")
@@ -601,6 +629,8 @@ func TestCgroupMemoryLimitOOMKills(t *testing.T) {
 }
 
 // TestCgroupPidsLimitStopsAForkBomb: fifteen background sleeps, ten allowed.
+//
+//check:reread Processes: pids.max and fork bombs
 func TestCgroupPidsLimitStopsAForkBomb(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	// A shell that cannot fork gives up, so the bomb runs in a subshell.
@@ -620,6 +650,8 @@ func TestCgroupPidsLimitStopsAForkBomb(t *testing.T) {
 
 // TestCgroupCPULimitThrottles: a busy loop at --cpus 0.2 gets a fifth of
 // each period; the kernel's own accounting (cpu.stat) says so.
+//
+//check:reread CPU: a quota per period
 func TestCgroupCPULimitThrottles(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	runtime, pid := startLesson(t, "sh", "run", "--cpus", "0.2", rootfs, "sh", "-c", "while :; do :; done")
@@ -641,6 +673,7 @@ func TestCgroupCPULimitThrottles(t *testing.T) {
 	assertNoCgroupsLeft(t)
 }
 
+//check:reread What can go wrong
 func TestCgroupBadLimits(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	for _, args := range [][]string{
@@ -658,6 +691,8 @@ func TestCgroupBadLimits(t *testing.T) {
 
 // TestCgroupRemovedAfterFailures: a command that cannot start still
 // leaves no cgroup.
+//
+//check:reread Removing the cgroup
 func TestCgroupRemovedAfterFailures(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	if _, _, status := runLesson(t, "run", "--pids", "10", rootfs, "no-such-command"); status != 127 {
@@ -672,6 +707,7 @@ func TestCgroupRemovedAfterFailures(t *testing.T) {
 	assertNoCgroupsLeft(t)
 }
 
+//check:reread v1 and v2
 func TestCgroupVersionIsShown(t *testing.T) {
 	want := "cgroup v1"
 	var fs syscall.Statfs_t
@@ -710,6 +746,7 @@ func readFile(t *testing.T, name string) string {
 	return string(data)
 }
 
+//check:reread An image is a stack of layers
 func TestOverlayIsTheContainersRoot(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, errOut, _ := runLesson(t, "run", rootfs, "cat", "/proc/self/mountinfo")
@@ -719,6 +756,7 @@ func TestOverlayIsTheContainersRoot(t *testing.T) {
 	}
 }
 
+//check:reread Writing: copy-up
 func TestOverlayWritesLandInTheUpperLayer(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	upper := runKeep(t, rootfs, "sh", "-c", "echo new > /newfile")
@@ -730,6 +768,7 @@ func TestOverlayWritesLandInTheUpperLayer(t *testing.T) {
 	}
 }
 
+//check:reread Writing: copy-up
 func TestOverlayCopiesUpOnWrite(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	upper := runKeep(t, rootfs, "sh", "-c", "echo changed >> /etc/marker")
@@ -741,6 +780,7 @@ func TestOverlayCopiesUpOnWrite(t *testing.T) {
 	}
 }
 
+//check:reread Deleting: whiteouts and opaque directories
 func TestOverlayDeleteLeavesAWhiteout(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	upper := runKeep(t, rootfs, "rm", "/etc/marker")
@@ -758,6 +798,8 @@ func TestOverlayDeleteLeavesAWhiteout(t *testing.T) {
 
 // TestOverlayContainersDoNotShareWrites: two containers of one image, one
 // writing while the other is running.
+//
+//check:reread Where the overlay is mounted, and by whom
 func TestOverlayContainersDoNotShareWrites(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	_, pid := startLesson(t, "sleep", "run", rootfs, "sh", "-c", "echo mine > /etc/marker; exec sleep 30")
@@ -770,6 +812,7 @@ func TestOverlayContainersDoNotShareWrites(t *testing.T) {
 	}
 }
 
+//check:reread An image is a stack of layers
 func TestOverlayLayersStack(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	low, high := t.TempDir(), t.TempDir()
@@ -784,6 +827,7 @@ func TestOverlayLayersStack(t *testing.T) {
 	}
 }
 
+//check:reread Where the overlay is mounted, and by whom
 func TestOverlayNothingLeftWithoutKeep(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	before := hostMounts(t)
@@ -799,6 +843,7 @@ func TestOverlayNothingLeftWithoutKeep(t *testing.T) {
 	}
 }
 
+//check:reread What can go wrong
 func TestOverlayBadLayers(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	odd := filepath.Join(t.TempDir(), "a:b")
@@ -824,6 +869,7 @@ func containerIP(t *testing.T, rootfs string, args ...string) string {
 	return ip
 }
 
+//check:reread Configure the container's side from the host
 func TestNetworkInterfaces(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	out, errOut, status := runLesson(t, "run", rootfs, "sh", "-c", "ip -o link | cut -d: -f2 | cut -d@ -f1; ip -o -4 addr show eth0; ip route")
@@ -842,6 +888,7 @@ func TestNetworkInterfaces(t *testing.T) {
 	}
 }
 
+//check:reread A network namespace is a whole network stack
 func TestNetworkNamespace(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	_, pid := startLesson(t, "sleep", "run", rootfs, "sleep", "30")
@@ -850,6 +897,7 @@ func TestNetworkNamespace(t *testing.T) {
 	}
 }
 
+//check:reread veth: a cable between two namespaces
 func TestNetworkPingsTheBridge(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	if out, errOut, status := runLesson(t, "run", rootfs, "ping", "-c", "1", "-W", "5", "10.99.0.1"); status != 0 {
@@ -857,6 +905,7 @@ func TestNetworkPingsTheBridge(t *testing.T) {
 	}
 }
 
+//check:reread A bridge: the switch
 func TestNetworkContainersReachEachOther(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	ip := containerIP(t, rootfs)
@@ -868,6 +917,8 @@ func TestNetworkContainersReachEachOther(t *testing.T) {
 // TestNetworkPublishedPort: busybox httpd in a container, reached through
 // --publish from the host (its bridge address and 127.0.0.1) and from
 // another container's namespace.
+//
+//check:reread Coming in: DNAT for a published port
 func TestNetworkPublishedPort(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	www := t.TempDir()
@@ -898,6 +949,7 @@ func TestNetworkPublishedPort(t *testing.T) {
 	}
 }
 
+//check:reread Addresses: one file per address
 func TestNetworkAddressesAreUnique(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	ips := make(chan string, 5)
@@ -921,6 +973,7 @@ func TestNetworkAddressesAreUnique(t *testing.T) {
 	}
 }
 
+//check:reread What can go wrong
 func TestNetworkBadPublish(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	for _, spec := range []string{"80", "0:80", "70000:80", "8080:0", "a:b", "8080:80/udp", ":80"} {
@@ -934,6 +987,8 @@ func TestNetworkBadPublish(t *testing.T) {
 // TestNetworkGuardsTheHostsLoopback: route_localnet is on for the bridge,
 // so the container's table must drop packets from the bridge to
 // 127.0.0.0/8 before routing (CVE-2020-8558).
+//
+//check:reread The price of route_localnet, and the guard
 func TestNetworkGuardsTheHostsLoopback(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	startLesson(t, "sleep", "run", rootfs, "sleep", "30")
@@ -967,6 +1022,8 @@ func TestNetworkGuardsTheHostsLoopback(t *testing.T) {
 // TestNetworkNothingLeftBehind runs last: after every container above,
 // including killed ones and failures, no veth, NAT table or address
 // allocation may remain. The bridge stays, as docker0 does.
+//
+//check:reread What stays, and what goes
 func TestNetworkNothingLeftBehind(t *testing.T) {
 	rootfs, _ := newRootfs(t)
 	runLesson(t, "run", "-p", "9090:90", rootfs, "no-such-command")

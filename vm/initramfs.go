@@ -19,18 +19,25 @@ var transcriptScript []byte
 
 // guest is everything one VM run needs, gathered into an initramfs.
 type guest struct {
-	busybox  string   // the VM's own userland
-	modules  []string // .ko files in load order
-	rootfs   string   // copied to /rootfs, for containers
-	bins     []string // copied to /usr/local/bin
-	mode     string   // demo, test or shell
-	demo     string   // lesson demo script (demo and shell modes)
-	testBin  string   // go test binary (test mode)
-	testArgs string
-	timeout  string
-	cgroup   string // v2 or v1
-	banner   string
-	accel    string // kvm, tcg, or auto/"" to probe
+	busybox string    // the VM's own userland
+	modules []string  // .ko files in load order
+	rootfs  string    // copied to /rootfs, for containers
+	bins    []string  // copied to /usr/local/bin
+	mode    string    // demo, test or shell
+	demo    string    // lesson demo script (demo and shell modes)
+	tests   []testRun // go test binaries (test mode), run one after the other
+	timeout string
+	cgroup  string // v2 or v1
+	banner  string
+	accel   string // kvm, tcg, or auto/"" to probe
+}
+
+// testRun is one go test binary to run in the guest, with its arguments
+// (space-separated, no quoting) and programs of its own, first on its PATH:
+// several builds of one lesson can be tested in one boot.
+type testRun struct {
+	name, bin, args string
+	bins            []string
 }
 
 // writeInitramfs writes an uncompressed cpio archive: QEMU loads it in one
@@ -48,8 +55,8 @@ func (g guest) writeInitramfs(file string) error {
 	c.HostFile("bin/busybox", g.busybox, 0o755)
 	c.File("init", 0o755, initScript)
 	c.File("vm/transcript.sh", 0o755, transcriptScript)
-	c.File("vm/config", 0o644, []byte(fmt.Sprintf("MODE=%s\nCGROUP=%s\nTEST_TIMEOUT=%s\nTEST_ARGS=%q\n",
-		g.mode, g.cgroup, g.timeout, g.testArgs)))
+	c.File("vm/config", 0o644, []byte(fmt.Sprintf("MODE=%s\nCGROUP=%s\nTEST_TIMEOUT=%s\n",
+		g.mode, g.cgroup, g.timeout)))
 	c.File("vm/banner", 0o644, []byte(g.banner))
 	var names []string
 	for _, m := range g.modules {
@@ -64,8 +71,15 @@ func (g guest) writeInitramfs(file string) error {
 	if g.demo != "" {
 		c.HostFile("vm/demo.sh", g.demo, 0o755)
 	}
-	if g.testBin != "" {
-		c.HostFile("vm/lesson.test", g.testBin, 0o755)
+	for i, t := range g.tests {
+		dir := fmt.Sprintf("vm/tests/%02d", i)
+		c.HostFile(dir+"/test", t.bin, 0o755)
+		c.File(dir+"/name", 0o644, []byte(t.name))
+		c.File(dir+"/args", 0o644, []byte(t.args))
+		c.Dir(dir + "/bin")
+		for _, b := range t.bins {
+			c.HostFile(dir+"/bin/"+filepath.Base(b), b, 0o755)
+		}
 	}
 	c.Tree("rootfs", g.rootfs)
 	if err := c.Close(); err != nil {

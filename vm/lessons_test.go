@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -23,13 +21,14 @@ func TestLessonsInVM(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			testBin := buildVMTests(t, root, s.testPkg)
 			g := lessonGuest(t, root, s.bins)
-			g.mode, g.testBin, g.timeout = "test", testBin, "8m"
+			g.mode, g.timeout = "test", "8m"
+			g.tests = []testRun{{name: name, bin: testBin}}
 			out, status := bootGuest(t, g, defaultTimeout)
 			reportGuestTests(t, out, status)
 			if hasCgroups(name) {
 				// The VM again, with the v1 layout: one hierarchy per controller.
 				t.Run("cgroup-v1", func(t *testing.T) {
-					g.cgroup, g.testArgs = "v1", "-test.run=^TestCgroup"
+					g.cgroup, g.tests[0].args = "v1", "-test.run=^TestCgroup"
 					out, status := bootGuest(t, g, defaultTimeout)
 					reportGuestTests(t, out, status)
 				})
@@ -212,36 +211,4 @@ func reportGuestTests(t *testing.T, out string, status int) {
 	if status != 0 && !failed {
 		t.Fatalf("the test binary exited with status %d although no test failed:\n%s", status, out)
 	}
-}
-
-type guestTest struct {
-	name, result, output string
-}
-
-// parseTestOutput reads `go test -v` output: the lines from "=== RUN Name"
-// to "--- PASS/FAIL/SKIP: Name" belong to the top-level test Name.
-func parseTestOutput(out string) []guestTest {
-	var tests []guestTest
-	var current *guestTest
-	var buf strings.Builder
-	for _, line := range strings.Split(out, "\n") {
-		if name, ok := strings.CutPrefix(line, "=== RUN   "); ok && !strings.Contains(name, "/") {
-			current = &guestTest{name: name}
-			buf.Reset()
-		}
-		buf.WriteString(line + "\n")
-		for _, result := range []string{"PASS", "FAIL", "SKIP"} {
-			prefix := fmt.Sprintf("--- %s: ", result)
-			if rest, ok := strings.CutPrefix(line, prefix); ok && current != nil && strings.HasPrefix(rest, current.name+" ") {
-				current.result, current.output = result, buf.String()
-				tests = append(tests, *current)
-				current = nil
-			}
-		}
-	}
-	if current != nil { // the binary died inside a test (panic, timeout)
-		current.result, current.output = "FAIL", buf.String()
-		tests = append(tests, *current)
-	}
-	return tests
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -48,6 +49,25 @@ func main() {
 					&cli.StringFlag{Name: "chapter", Value: "*.md", Usage: "only the chapters whose file names match this `GLOB`"},
 				},
 				Action: docsAction,
+			},
+			{
+				Name:      "exercise",
+				Usage:     "write lesson NN's starter: its code with the new primitive left for you to write",
+				ArgsUsage: "REPO NN",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "dir", Usage: "write the starter into `DIR` (default: REPO/work/LESSON)"},
+				},
+				Action: exerciseAction,
+			},
+			{
+				Name:      "check",
+				Usage:     "run chapter NN's tests against your code, in the VM, and report",
+				ArgsUsage: "REPO NN",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "dir", Usage: "your code: `DIR` (default: REPO/work/LESSON, or for an exercise the lesson itself)"},
+					&cli.StringFlag{Name: "exercise", Usage: "run exercise `K`'s test (exercises/NN/exK_test.go) instead"},
+				},
+				Action: checkAction,
 			},
 			{
 				Name:  "run",
@@ -120,23 +140,24 @@ func docsAction(ctx context.Context, cmd *cli.Command) error {
 
 func runAction(ctx context.Context, cmd *cli.Command) error {
 	g := guest{
-		rootfs:   cmd.String("rootfs"),
-		bins:     cmd.StringSlice("bin"),
-		demo:     cmd.String("demo"),
-		testBin:  cmd.String("test"),
-		testArgs: cmd.String("test-args"),
-		cgroup:   cmd.String("cgroup"),
-		banner:   cmd.String("banner"),
-		timeout:  cmd.Duration("timeout").String(),
-		accel:    cmd.String("accel"),
+		rootfs:  cmd.String("rootfs"),
+		bins:    cmd.StringSlice("bin"),
+		demo:    cmd.String("demo"),
+		cgroup:  cmd.String("cgroup"),
+		banner:  cmd.String("banner"),
+		timeout: cmd.Duration("timeout").String(),
+		accel:   cmd.String("accel"),
 	}
 	if g.accel != "auto" && g.accel != "kvm" && g.accel != "tcg" {
 		return fmt.Errorf("--accel %q: want kvm, tcg or auto", g.accel)
 	}
+	if test := cmd.String("test"); test != "" {
+		g.tests = []testRun{{name: filepath.Base(test), bin: test, args: cmd.String("test-args")}}
+	}
 	switch {
 	case cmd.Bool("shell"):
 		g.mode = "shell"
-	case g.testBin != "":
+	case len(g.tests) > 0:
 		g.mode = "test"
 	case g.demo != "":
 		g.mode = "demo"

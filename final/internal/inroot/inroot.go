@@ -73,7 +73,9 @@ func OpenParent(root *os.File, p string) (*os.File, string, error) {
 }
 
 // Lstat is lstat(2) of p inside root: its last name is not followed.
-func Lstat(root *os.File, p string) (unix.Stat_t, error) { return stat(root, p, unix.O_PATH|unix.O_NOFOLLOW) }
+func Lstat(root *os.File, p string) (unix.Stat_t, error) {
+	return stat(root, p, unix.O_PATH|unix.O_NOFOLLOW)
+}
 
 // Stat is stat(2) of p inside root: symlinks are followed, inside.
 func Stat(root *os.File, p string) (unix.Stat_t, error) { return stat(root, p, unix.O_PATH) }
