@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -9,18 +10,26 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // The VM's kernel and busybox come from Debian's own packages. They are
 // fetched with `apt-get download` and unpacked into the cache with
 // `dpkg-deb -x`: nothing is installed on the host, and a second run finds
-// everything in the cache.
+// everything in the cache. Where apt cannot fetch them (a host without apt,
+// or Ubuntu's apt, which has no Debian kernel), they come from a Debian
+// mirror, verified against Debian's signing keys (mirror.go).
 
 const (
 	kernelMeta  = "linux-image-amd64" // depends on the current linux-image-<abi>-amd64
 	busyboxPkg  = "busybox-static"
 	readyMarker = ".ready" // written last, so a half-unpacked folder is never used
 )
+
+// noApt skips apt and dpkg-deb altogether (--no-apt, SKIFF_VM_NO_APT=1):
+// the packages come from the Debian mirror and are unpacked in Go, as on a
+// host that has neither.
+var noApt bool
 
 type cache struct{ dir string }
 
@@ -34,7 +43,7 @@ func (c cache) kernel() (vmlinux, modules string, err error) {
 	if runtime.GOARCH != "amd64" {
 		return "", "", fmt.Errorf("the VM harness supports x86_64 hosts only (this is %s)", runtime.GOARCH)
 	}
-	pkg, err := resolveKernelPackage()
+	pkg, err := c.resolveKernelPackage()
 	if err != nil {
 		return "", "", err
 	}
@@ -70,8 +79,47 @@ func (c cache) busybox() (string, error) {
 }
 
 // resolveKernelPackage asks apt which versioned kernel package the
-// linux-image-amd64 meta package points at today.
-func resolveKernelPackage() (string, error) {
+// linux-image-amd64 meta package points at today. Without apt, the Debian
+// mirror is asked once: its 9 MB index is not worth downloading on every
+// run, so a kernel already unpacked in the cache is used (rm -rf
+// .cache/kernel for a newer one).
+func (c cache) resolveKernelPackage() (string, error) {
+	var aptErr error
+	if !noApt {
+		pkg, err := aptKernelPackage()
+		if err == nil {
+			return pkg, nil
+		}
+		aptErr = err
+	}
+	if pkg, ok := c.unpackedKernel(); ok {
+		return pkg, nil
+	}
+	if aptErr != nil {
+		step("%v; asking the Debian mirror instead", aptErr)
+	}
+	m, err := bookwormMirror()
+	if err != nil {
+		return "", err
+	}
+	return m.kernelPackage()
+}
+
+// unpackedKernel returns the kernel package most recently unpacked into the
+// cache, if any.
+func (c cache) unpackedKernel() (string, bool) {
+	var newest string
+	var newestTime time.Time
+	ready, _ := filepath.Glob(c.path("kernel", "linux-image-*", readyMarker))
+	for _, marker := range ready {
+		if info, err := os.Stat(marker); err == nil && info.ModTime().After(newestTime) {
+			newest, newestTime = filepath.Base(filepath.Dir(marker)), info.ModTime()
+		}
+	}
+	return newest, newest != ""
+}
+
+func aptKernelPackage() (string, error) {
 	out, err := aptCache("depends", kernelMeta)
 	if err != nil {
 		return "", err
@@ -82,18 +130,23 @@ func resolveKernelPackage() (string, error) {
 			return "linux-image-" + name, nil
 		}
 	}
-	return "", fmt.Errorf("apt-cache depends %s: no kernel package found; on a non-Debian host pass --kernel and --modules (see docs/vm.md)", kernelMeta)
+	return "", fmt.Errorf("apt-cache depends %s: no kernel package found", kernelMeta)
 }
 
 // aptCache runs apt-cache, and runs `apt-get update` once first when the
 // package lists are empty (a fresh machine).
 func aptCache(args ...string) (string, error) {
 	if _, err := exec.LookPath("apt-cache"); err != nil {
-		return "", errors.New("apt-cache not found: the VM harness needs a Debian-like host (or --kernel and --modules, see docs/vm.md)")
+		return "", errors.New("apt-cache not found")
 	}
 	out, err := exec.Command("apt-cache", args...).Output()
 	if err == nil && len(bytes.TrimSpace(out)) > 0 {
 		return string(out), nil
+	}
+	if lists, _ := filepath.Glob("/var/lib/apt/lists/*_Packages*"); len(lists) > 0 {
+		// The lists are there but lack the package (Ubuntu has no
+		// linux-image-amd64): updating them would not help.
+		return "", fmt.Errorf("apt-cache %s: %v", strings.Join(args, " "), cmp.Or(err, errors.New("nothing found")))
 	}
 	if os.Geteuid() != 0 {
 		return "", errors.New("apt's package lists are empty: run 'sudo apt-get update' once, then try again")
@@ -125,7 +178,7 @@ func (c cache) unpackPackage(pkg, dir string) error {
 	if err := os.MkdirAll(filepath.Dir(tmp), 0o755); err != nil {
 		return err
 	}
-	if err := run("dpkg-deb", "-x", deb, tmp); err != nil {
+	if err := extractDeb(deb, tmp); err != nil {
 		os.RemoveAll(tmp)
 		return err
 	}
@@ -136,8 +189,8 @@ func (c cache) unpackPackage(pkg, dir string) error {
 	return os.WriteFile(filepath.Join(dir, readyMarker), nil, 0o644)
 }
 
-// download fetches pkg's .deb into the cache; apt-get prints its own
-// progress.
+// download fetches pkg's .deb into the cache, with apt or else from the
+// Debian mirror.
 func (c cache) download(pkg string) (string, error) {
 	dir := c.path("debs")
 	if deb, err := single(filepath.Join(dir, pkg+"_*.deb")); err == nil {
@@ -146,6 +199,23 @@ func (c cache) download(pkg string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
+	if !noApt {
+		deb, err := aptDownload(pkg, dir)
+		if err == nil {
+			return deb, nil
+		}
+		step("%v; downloading from the Debian mirror instead", err)
+	}
+	m, err := bookwormMirror()
+	if err != nil {
+		return "", err
+	}
+	return m.download(pkg, dir)
+}
+
+// aptDownload runs apt-get download in dir; apt-get prints its own
+// progress.
+func aptDownload(pkg, dir string) (string, error) {
 	if _, err := aptCache("show", pkg); err != nil {
 		return "", err
 	}

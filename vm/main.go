@@ -27,6 +27,18 @@ func main() {
 		Usage: "run lessons in a throwaway virtual machine",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "cache", Value: ".cache", Usage: "`DIR` for downloaded packages and the rootfs"},
+			&cli.BoolFlag{
+				Name:        "no-apt",
+				Sources:     cli.EnvVars("SKIFF_VM_NO_APT"),
+				Destination: &noApt,
+				Usage:       "fetch the kernel and busybox from a Debian mirror (verified against Debian's keys) and unpack them in Go, without apt or dpkg-deb, as on a non-Debian host",
+			},
+			&cli.StringFlag{
+				Name:        "mirror",
+				Sources:     cli.EnvVars("DEBIAN_MIRROR"),
+				Destination: &mirrorURL,
+				Usage:       "the Debian archive `URL` to fetch from when apt cannot (default: the first Debian archive in apt's sources)",
+			},
 		},
 		Commands: []*cli.Command{
 			{
