@@ -109,12 +109,15 @@ func TestRunLimitsMountsDevices(t *testing.T) {
 // its configuration and in its spec.
 func TestExecDetachAndUpdate(t *testing.T) {
 	detached(t, "upd", "-m", "64m", "busybox", "sleep", "100")
-	must(t, "exec", "-d", "upd", "sh", "-c", "sleep 0.5; touch /done")
+	must(t, "exec", "-d", "upd", "sh", "-c", "sleep 3; touch /done")
 	if r := skiff(t, "exec", "upd", "test", "-e", "/done"); r.status == 0 {
 		t.Error("exec -d waited for the command")
 	}
-	time.Sleep(time.Second)
-	must(t, "exec", "upd", "test", "-e", "/done")
+	for deadline := time.Now().Add(15 * time.Second); skiff(t, "exec", "upd", "test", "-e", "/done").status != 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the command started by exec -d never ran to its end")
+		}
+	}
 	if r := skiff(t, "exec", "-d", "-t", "upd", "true"); r.status != 125 {
 		t.Errorf("exec -d -t: status %d", r.status)
 	}
