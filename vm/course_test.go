@@ -282,14 +282,54 @@ func TestStartersFailInVM(t *testing.T) {
 	}
 }
 
-// bootTests boots the VM once for several test binaries and returns each
-// one's output, by name.
+// bootTests boots the VM as few times as it can for several test binaries
+// and returns each one's output, by name. A boot takes binaries up to
+// bootBytes: the VM has 1 GiB, and holds the initramfs and the copy of
+// it that its init makes.
 func bootTests(t *testing.T, runs []testRun) map[string]string {
-	g := guest{rootfs: filepath.Join(repoRoot(t), ".cache", "rootfs"), cgroup: "v2", mode: "test", timeout: "9m", tests: runs}
-	started := time.Now()
-	out, _ := bootGuest(t, g, time.Duration(len(runs))*defaultTimeout)
-	t.Logf("%d test binaries in one boot: %s", len(runs), time.Since(started).Round(time.Second))
-	return splitByBinary(out)
+	out := map[string]string{}
+	for _, batch := range batches(runs, bootBytes) {
+		g := guest{rootfs: filepath.Join(repoRoot(t), ".cache", "rootfs"), cgroup: "v2", mode: "test", timeout: "9m", tests: batch}
+		started := time.Now()
+		console, _ := bootGuest(t, g, time.Duration(len(batch))*defaultTimeout)
+		t.Logf("%d test binaries in one boot: %s", len(batch), time.Since(started).Round(time.Second))
+		for name, part := range splitByBinary(console) {
+			out[name] = part
+		}
+	}
+	return out
+}
+
+const bootBytes = 200 << 20
+
+// batches cuts runs into groups whose files add up to at most limit bytes
+// each (a run bigger than that goes alone).
+func batches(runs []testRun, limit int64) [][]testRun {
+	var all [][]testRun
+	var batch []testRun
+	var size int64
+	for _, r := range runs {
+		n := fileSize(r.bin)
+		for _, b := range r.bins {
+			n += fileSize(b)
+		}
+		if len(batch) > 0 && size+n > limit {
+			all, batch, size = append(all, batch), nil, 0
+		}
+		batch, size = append(batch, r), size+n
+	}
+	if len(batch) > 0 {
+		all = append(all, batch)
+	}
+	return all
+}
+
+func fileSize(name string) int64 {
+	info, err := os.Stat(name)
+	if err != nil {
+		return 0
+	}
+	return info.Size()
 }
 
 // TestExerciseSolutionsInVM: every chapter exercise with a test
