@@ -239,6 +239,21 @@ func writeFile(dir, name, value string) error {
 	return nil
 }
 
+// value and uvalue read an optional number of the spec, 0 when absent.
+func value(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func uvalue(p *uint64) uint64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
 // limit writes a limit, where the spec's -1 is "max".
 func limit(n int64) string {
 	if n < 0 {

@@ -139,11 +139,11 @@ func (m *v1) Set(r *specs.LinuxResources) error {
 		}
 	}
 	if cpu := r.CPU; cpu != nil {
-		if cpu.Period != nil {
-			files = append(files, [3]string{"cpu", "cpu.cfs_period_us", strconv.FormatUint(*cpu.Period, 10)})
+		if period := uvalue(cpu.Period); period != 0 { // 0: not given (see v2's Set)
+			files = append(files, [3]string{"cpu", "cpu.cfs_period_us", strconv.FormatUint(period, 10)})
 		}
-		if cpu.Quota != nil {
-			files = append(files, [3]string{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(*cpu.Quota, 10)})
+		if quota := value(cpu.Quota); quota != 0 {
+			files = append(files, [3]string{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(quota, 10)})
 		}
 		if cpu.Shares != nil {
 			files = append(files, [3]string{"cpu", "cpu.shares", strconv.FormatUint(*cpu.Shares, 10)})

@@ -55,16 +55,18 @@ func (m *v2) Set(r *specs.LinuxResources) error {
 		}
 	}
 	if cpu := r.CPU; cpu != nil {
-		if cpu.Quota != nil || cpu.Period != nil {
-			period := uint64(cpuPeriod)
-			if cpu.Period != nil {
-				period = *cpu.Period
+		// 0 is "not given", as runc reads it: docker update sends a period
+		// and a quota of 0 when it changes only the memory.
+		quota, period := value(cpu.Quota), uvalue(cpu.Period)
+		if quota != 0 || period != 0 {
+			max := "max"
+			if quota > 0 {
+				max = strconv.FormatInt(quota, 10)
 			}
-			quota := "max"
-			if cpu.Quota != nil && *cpu.Quota > 0 {
-				quota = strconv.FormatInt(*cpu.Quota, 10)
+			if period != 0 {
+				max += " " + strconv.FormatUint(period, 10)
 			}
-			files = append(files, [2]string{"cpu.max", quota + " " + strconv.FormatUint(period, 10)})
+			files = append(files, [2]string{"cpu.max", max}) // without a period, the period stays
 		}
 		if cpu.Cpus != "" {
 			files = append(files, [2]string{"cpuset.cpus", cpu.Cpus})

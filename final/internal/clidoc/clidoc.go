@@ -92,6 +92,12 @@ func Consistent(cmd *cli.Command) {
 	if len(cmd.Commands) > 0 && cmd.Action == nil {
 		cmd.Action = UnknownCommand
 	}
+	// A command without subcommands takes its arguments as they are: urfave/cli
+	// would otherwise take a container named "h" or "help" for a help command
+	// (skiff-runtime delete help). --help still works.
+	if len(cmd.Commands) == 0 {
+		cmd.HideHelpCommand = true
+	}
 	for _, sub := range cmd.Commands {
 		Consistent(sub)
 	}
