@@ -58,7 +58,7 @@ deps:
 	command -v qemu-system-x86_64 >/dev/null || missing="$$missing qemu-system-x86"; \
 	command -v xz >/dev/null || missing="$$missing xz-utils"; \
 	command -v apt-get >/dev/null || { [ -z "$$missing" ] || { echo "This is not a Debian-like host: install$$missing (QEMU and xz) with your package manager, then try again."; exit 1; }; }; \
-	[ -z "$(APT_CONFIG)" ] || vm/debs.sh point $(CACHE)/debs || exit 1; \
+	$(if $(wildcard $(CACHE)/debs/Packages),vm/debs.sh point $(CACHE)/debs || exit 1;) \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ]; then echo "Missing:$$missing. Run 'sudo apt-get install$$missing' (or run make as root), then try again."; exit 1; fi; \
 		echo "make: installing$$missing with apt-get"; \
@@ -67,13 +67,15 @@ deps:
 
 # prefetch downloads into .cache everything that make lesson-NN, shell-NN
 # and test need, so that they run with no network afterwards: the Go
-# modules of every module, alone and in the workspace, the Go toolchain
+# modules of every module, alone (GOWORK=off, as a learner's copy of a
+# lesson builds) and in the workspace (go mod download there would fetch
+# every module of the graph and write go.work.sum), the Go toolchain
 # go.work asks for, what the OCI validation suite builds with, the Debian
 # packages of QEMU and of the clients make test installs, and the VM's
 # kernel and busybox (docs/vm.md, "Offline: make prefetch").
 prefetch: bin/vm
-	$(GO) mod download
 	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) mod download) || exit 1; done
+	$(GO) list -deps -test -tags vmtest,ocitest,clienttest $(addprefix ./,$(addsuffix /...,$(MODULES))) >/dev/null
 	cd $(CACHE) && GOWORK=off $(GO) mod download $(subst $(GOMODCACHE)/,,$(TOOLCHAIN))
 	$(GO) test -count=1 -tags ocitest -run '^TestFetch$$' ./final/test/oci
 	vm/debs.sh fetch $(CACHE)/debs $(HOST_PACKAGES)
