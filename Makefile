@@ -15,10 +15,38 @@ LESSONS := $(sort $(wildcard lesson-[0-9][0-9]-*))
 GO      := go
 export CGO_ENABLED := 0
 
+# Offline (docs/vm.md, "Offline: make prefetch"): make prefetch fills
+# .cache/go with the Go modules (writable, so that make clean deletes
+# them) and .cache/debs, an apt repository that make deps and make test
+# install from (vm/debs.sh). With no default route (OFFLINE=1 forces it)
+# Go asks no proxy and no checksum database: every module was checked
+# against go.sum and sum.golang.org when prefetch downloaded it. With no
+# Go, or one older than go.work's go line, make uses the toolchain that
+# prefetch kept.
+export GOMODCACHE := $(CACHE)/go/mod
+GOVERSION := go$(shell sed -n 's/^go //p' go.work)
+TOOLCHAIN := $(GOMODCACHE)/golang.org/toolchain@v0.0.1-$(GOVERSION).linux-amd64
+GOLOCAL   := $(shell GOTOOLCHAIN=local $(GO) env GOVERSION 2>/dev/null)
+ifneq ($(GOLOCAL),$(shell printf '%s\n' $(GOVERSION) $(GOLOCAL) | sort -V | tail -n 1))
+ifneq ($(wildcard $(TOOLCHAIN)/bin/go),)
+export PATH := $(TOOLCHAIN)/bin:$(PATH)
+endif
+endif
+export GOFLAGS := $(strip $(shell PATH='$(PATH)' $(GO) env GOFLAGS 2>/dev/null) -modcacherw)
+OFFLINE ?= $(if $(shell awk '$$2 == "00000000" && $$1 != "lo" || $$1 ~ /^0+$$/ && $$2 == "00" && $$10 != "lo"' /proc/net/route /proc/net/ipv6_route 2>/dev/null),,1)
+ifeq ($(OFFLINE),1)
+export GOPROXY := off
+export GOSUMDB := off
+endif
+ifneq ($(wildcard $(CACHE)/debs/Packages),)
+export APT_CONFIG := $(CACHE)/debs/apt.conf
+endif
+HOST_PACKAGES := make qemu-system-x86 xz-utils docker.io containerd runc crun
+
 # lesson_dir maps "03" to the lesson's folder, e.g. lesson-03-pid.
 lesson_dir = $(or $(wildcard lesson-$(1)-*),$(error no lesson folder matches lesson-$(1)-*))
 
-.PHONY: all deps build rootfs docs test solutions vet bench oci-validation client-tests clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
+.PHONY: all deps prefetch build rootfs docs test vet bench oci-validation client-tests clean help $(addprefix lesson-,$(LESSONS:lesson-%=%))
 
 all: build
 
@@ -34,11 +62,30 @@ deps:
 	command -v qemu-system-x86_64 >/dev/null || missing="$$missing qemu-system-x86"; \
 	command -v xz >/dev/null || missing="$$missing xz-utils"; \
 	command -v apt-get >/dev/null || { [ -z "$$missing" ] || { echo "This is not a Debian-like host: install$$missing (QEMU and xz) with your package manager, then try again."; exit 1; }; }; \
+	$(if $(wildcard $(CACHE)/debs/Packages),vm/debs.sh point $(CACHE)/debs || exit 1;) \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ]; then echo "Missing:$$missing. Run 'sudo apt-get install$$missing' (or run make as root), then try again."; exit 1; fi; \
 		echo "make: installing$$missing with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
 	fi
+
+# prefetch downloads into .cache everything that make lesson-NN, shell-NN
+# and test need, so that they run with no network afterwards: the Go
+# modules of every module, alone (GOWORK=off, as a learner's copy of a
+# lesson builds) and in the workspace (go mod download there would fetch
+# every module of the graph and write go.work.sum), the Go toolchain
+# go.work asks for, what the OCI validation suite builds with, the Debian
+# packages of QEMU and of the clients make test installs, and the VM's
+# kernel and busybox (docs/vm.md, "Offline: make prefetch").
+prefetch: bin/vm
+	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) mod download) || exit 1; done
+	$(GO) list -deps -test -tags vmtest,ocitest,clienttest $(addprefix ./,$(addsuffix /...,$(MODULES))) >/dev/null
+	cd $(CACHE) && GOWORK=off $(GO) mod download $(subst $(GOMODCACHE)/,,$(TOOLCHAIN))
+	$(GO) test -count=1 -tags ocitest -run '^TestFetch$$' ./final/test/oci
+	vm/debs.sh fetch $(CACHE)/debs $(HOST_PACKAGES)
+	@$(MAKE) --no-print-directory deps rootfs
+	@bin/vm --cache $(CACHE) assets
+	@echo "make: .cache holds $$(du -sh $(CACHE) | cut -f1); copy it into another clone, and make runs there offline"
 
 # build: one static binary per program in bin/. A lesson's main package is
 # bin/<lesson>; a helper program in a subfolder is bin/<lesson>-<folder>;

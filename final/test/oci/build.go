@@ -125,26 +125,55 @@ func load(dir string) (*Suite, error) {
 	return s, nil // ReadDir sorts by name
 }
 
-// build makes tmp/out from the module cache: the module's source is copied
-// to tmp/src, given a go.mod, and built there.
-func build(ctx context.Context, tmp string) error {
-	out, err := goCmd(ctx, tmp, "mod", "download", "-json", Module)
+// Fetch downloads into the Go module cache every module that a build of
+// the suite needs, and builds nothing: make prefetch runs it, so that a
+// later build needs no network.
+func Fetch(ctx context.Context) error {
+	tmp, err := os.MkdirTemp("", "runtime-tools-fetch-")
 	if err != nil {
 		return err
 	}
+	defer os.RemoveAll(tmp)
+	_, err = source(ctx, tmp)
+	return err
+}
+
+// source copies the module's source from the module cache to tmp/src,
+// gives it a go.mod, and returns that folder.
+func source(ctx context.Context, tmp string) (string, error) {
+	out, err := goCmd(ctx, tmp, "mod", "download", "-json", Module)
+	if err != nil {
+		return "", err
+	}
 	var mod struct{ Dir string }
 	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
-		return fmt.Errorf("go mod download %s: no folder in %q", Module, out)
+		return "", fmt.Errorf("go mod download %s: no folder in %q", Module, out)
 	}
 	src := filepath.Join(tmp, "src")
 	// CopyFS writes files the module cache keeps read-only as writable.
 	if err := os.CopyFS(src, os.DirFS(mod.Dir)); err != nil {
-		return fmt.Errorf("copy %s: %w", mod.Dir, err)
+		return "", fmt.Errorf("copy %s: %w", mod.Dir, err)
 	}
-	steps := [][]string{
+	for _, args := range [][]string{
 		{"mod", "init", strings.TrimSuffix(Module, "@"+version())},
 		append([]string{"get"}, pins...),
 		{"mod", "tidy"},
+	} {
+		if _, err := goCmd(ctx, src, args...); err != nil {
+			return "", err
+		}
+	}
+	return src, nil
+}
+
+// build makes tmp/out from the module cache: the module's source is copied
+// to tmp/src, given a go.mod, and built there.
+func build(ctx context.Context, tmp string) error {
+	src, err := source(ctx, tmp)
+	if err != nil {
+		return err
+	}
+	steps := [][]string{
 		// runtimetest runs inside the containers: static.
 		{"build", "-trimpath", "-o", filepath.Join(tmp, "out", "runtimetest"), "./cmd/runtimetest"},
 		{"build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(tmp, "out", "bin") + "/", "./validation/..."},
@@ -162,11 +191,13 @@ func build(ctx context.Context, tmp string) error {
 }
 
 // goCmd runs the go command in dir, outside any workspace, and returns
-// its standard output; its error is one line.
+// its standard output; its error is one line. The caller's GOFLAGS stay
+// (make's -modcacherw, which lets make clean delete the module cache).
 func goCmd(ctx context.Context, dir string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod -buildvcs=false", "CGO_ENABLED=0", "GOTOOLCHAIN=local")
+	flags := strings.TrimSpace(os.Getenv("GOFLAGS") + " -mod=mod -buildvcs=false")
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS="+flags, "CGO_ENABLED=0", "GOTOOLCHAIN=local")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
