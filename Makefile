@@ -176,7 +176,7 @@ vet:
 # and as crun) and under containerd and Docker, on this host.
 test: build rootfs vet
 	$(GO) test -count=1 -timeout 5m $(addprefix ./,$(addsuffix /...,$(filter-out vm,$(MODULES))))
-	$(GO) test -count=1 -timeout 20m -v ./vm/... | grep -v '^=== \(RUN\|PAUSE\|CONT\)'; exit $${PIPESTATUS[0]}
+	$(GO) test -count=1 -timeout 40m -v ./vm/... | grep -v '^=== \(RUN\|PAUSE\|CONT\)'; exit $${PIPESTATUS[0]}
 	@if [ "$$(id -u)" != 0 ]; then echo "make: NOT RUN: the OCI validation suite and the containerd and Docker tests need root on this machine (sudo make test runs them)"; exit 0; fi; \
 	OCI_RUNTIMES="skiff=$(CURDIR)/bin/skiff-runtime" OCI_AT_LEAST=skiff $(MAKE) --no-print-directory oci-validation && \
 	CLIENT_RUNTIME="$(CURDIR)/bin/skiff-runtime" $(MAKE) --no-print-directory client-tests

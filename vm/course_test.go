@@ -405,3 +405,47 @@ func bareRun(t *testing.T, root, chapter string) testRun {
 	}
 	return testRun{name: "bare " + chapter, bin: testBin, bins: bins, args: fmt.Sprintf("-test.run=^TestEx%s_", chapter)}
 }
+
+// TestEveryExerciseHasAHintAndASolution: in every chapter, each exercise
+// is followed by a Hint and a Solution block, and the exercises that say
+// make check-NN EX=K have that test and its solution, and the other way
+// round.
+func TestEveryExerciseHasAHintAndASolution(t *testing.T) {
+	root := repoRoot(t)
+	chapters, _ := filepath.Glob(filepath.Join(root, "docs", "[0-9][0-9]-*.md"))
+	item := regexp.MustCompile(`(?m)^(\d+)\. \*\*`)
+	for _, file := range chapters {
+		doc, _ := os.ReadFile(file)
+		chapter := filepath.Base(file)[:2]
+		_, exercises, ok := strings.Cut(string(doc), "\n## Exercises")
+		if !ok {
+			t.Errorf("%s has no Exercises section", filepath.Base(file))
+			continue
+		}
+		if next := strings.Index(exercises, "\n## "); next >= 0 {
+			exercises = exercises[:next]
+		}
+		starts := item.FindAllStringSubmatchIndex(exercises, -1)
+		for i, s := range starts {
+			end := len(exercises)
+			if i+1 < len(starts) {
+				end = starts[i+1][0]
+			}
+			text, k := exercises[s[0]:end], exercises[s[2]:s[3]]
+			if !strings.Contains(text, "<summary>Hint</summary>") || !strings.Contains(text, "<summary>Solution</summary>") {
+				t.Errorf("%s exercise %s: want a Hint and a Solution <details> block", filepath.Base(file), k)
+			}
+			test := filepath.Join(root, "exercises", chapter, "ex"+k+"_test.go")
+			_, err := os.Stat(test)
+			checked := strings.Contains(text, fmt.Sprintf("make check-%s EX=%s", chapter, k))
+			if checked != (err == nil) {
+				t.Errorf("%s exercise %s: says make check-%s EX=%s: %v, has %s: %v", filepath.Base(file), k, chapter, k, checked, filepath.Base(test), err == nil)
+			}
+			if err == nil {
+				if _, err := os.Stat(filepath.Join(root, "solutions", chapter, "ex"+k+".patch")); err != nil {
+					t.Errorf("%s exercise %s has a test but no solutions/%s/ex%s.patch", filepath.Base(file), k, chapter, k)
+				}
+			}
+		}
+	}
+}

@@ -122,8 +122,58 @@ func writeDocs(root, pattern string, run transcripts) error {
 				return err
 			}
 		}
+		if err := syncTranslation(file, out); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// translationDir holds the Chinese edition: docs/zh-CN/NAME.md is the
+// translation of docs/NAME.md.
+const translationDir = "zh-CN"
+
+// syncTranslation copies the English chapter's generated blocks into its
+// translation, if it has one: diffs and transcripts are the same in both
+// languages, so they are made once.
+func syncTranslation(file, english string) error {
+	translated := filepath.Join(filepath.Dir(file), translationDir, filepath.Base(file))
+	doc, err := os.ReadFile(translated)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	out, err := copyBlocks(english, string(doc))
+	if err != nil {
+		return fmt.Errorf("%s: %w", translated, err)
+	}
+	if out != string(doc) {
+		step("updated %s/%s", translationDir, filepath.Base(file))
+		return os.WriteFile(translated, []byte(out), 0o644)
+	}
+	return nil
+}
+
+// copyBlocks gives each generated block of doc the body of the block with
+// the same BEGIN line in the original.
+func copyBlocks(original, doc string) (string, error) {
+	bodies := map[string]string{}
+	for _, m := range generatedBlock.FindAllStringSubmatch(original, -1) {
+		bodies[m[1]] = m[4]
+	}
+	var missing error
+	out := generatedBlock.ReplaceAllStringFunc(doc, func(block string) string {
+		m := generatedBlock.FindStringSubmatch(block)
+		body, ok := bodies[m[1]]
+		if !ok {
+			missing = fmt.Errorf("%q is not in the English chapter", strings.TrimSpace(m[1]))
+			return block
+		}
+		return m[1] + body + m[5]
+	})
+	return out, missing
 }
 
 // vmTranscript runs a lesson's demo in the VM and returns its output. A
