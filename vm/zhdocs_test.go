@@ -74,6 +74,9 @@ func checkTranslation(t *testing.T, en, zh string) {
 	if e, z := codeBlocks(en), codeBlocks(zh); !slices.Equal(e, z) {
 		t.Errorf("the code blocks differ (code, commands and output stay as they are): %d in English, %d in Chinese", len(e), len(z))
 	}
+	if e, z := strings.Count(en, "> **Older articles say**"), strings.Count(zh, "> **旧文章的说法**"); e != z {
+		t.Errorf("%d boxes on older articles in English, %d in Chinese (旧文章的说法)", e, z)
+	}
 	for _, p := range untranslated(zh) {
 		t.Errorf("left in English: %.120q", p)
 	}
