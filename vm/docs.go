@@ -138,6 +138,9 @@ const translationDir = "zh-CN"
 // languages, so they are made once.
 func syncTranslation(file, english string) error {
 	translated := filepath.Join(filepath.Dir(file), translationDir, filepath.Base(file))
+	if zh, ok := translateReference(english); ok {
+		return os.WriteFile(translated, []byte(zh), 0o644)
+	}
 	doc, err := os.ReadFile(translated)
 	if os.IsNotExist(err) {
 		return nil
@@ -154,6 +157,22 @@ func syncTranslation(file, english string) error {
 		return os.WriteFile(translated, []byte(out), 0o644)
 	}
 	return nil
+}
+
+// referenceTitle is the first line of a command reference page, which
+// `skiff reference` and `skiff-runtime reference` write.
+var referenceTitle = regexp.MustCompile(`^# (\S+) command reference\n\nGenerated from the command definitions by ` + "`" + `(\S+ reference)` + "`" + ` \(` + "`make docs`" + `\); do not edit\.\n`)
+
+// translateReference is a reference page in Chinese: its title and note;
+// the commands, flags and their help stay English, as --help does.
+func translateReference(english string) (string, bool) {
+	m := referenceTitle.FindStringSubmatchIndex(english)
+	if m == nil {
+		return "", false
+	}
+	name, command := english[m[2]:m[3]], english[m[4]:m[5]]
+	return fmt.Sprintf("# %s 命令参考\n\n*[English](../%s.md)*\n\n由 `%s` 根据命令定义生成（`make docs`），请勿手改。"+
+		"命令、选项和它们的说明与 `--help` 一致，保持英文。\n", name, name, command) + english[m[1]:], true
 }
 
 // copyBlocks gives each generated block of doc the body of the block with

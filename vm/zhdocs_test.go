@@ -249,3 +249,19 @@ func TestSlugAndUntranslated(t *testing.T) {
 		t.Errorf("untranslated = %q, want the English paragraph alone", got)
 	}
 }
+
+// TestChineseReferencePages: the command references exist in Chinese too,
+// with the same commands and help as the English ones (make docs).
+func TestChineseReferencePages(t *testing.T) {
+	root := repoRoot(t)
+	for _, name := range []string{"skiff.md", "skiff-runtime.md"} {
+		en := readDoc(t, root, filepath.Join("docs", name))
+		want, ok := translateReference(en)
+		if !ok {
+			t.Fatalf("docs/%s does not start as skiff reference writes it", name)
+		}
+		if got := readDoc(t, root, filepath.Join("docs", translationDir, name)); got != want {
+			t.Errorf("docs/%s/%s is stale: run 'make docs'", translationDir, name)
+		}
+	}
+}
