@@ -449,3 +449,18 @@ func TestEveryExerciseHasAHintAndASolution(t *testing.T) {
 		}
 	}
 }
+
+// TestRunFilter: a lesson's check runs all its tests but the exercises'
+// (TestExitStatus is the lesson's own), an exercise's check only its own.
+func TestRunFilter(t *testing.T) {
+	skip := regexp.MustCompile(strings.TrimPrefix((&target{chapter: "03"}).runFilter(), "-test.skip="))
+	for name, skipped := range map[string]bool{"TestExitStatus": false, "TestExecCommand": false, "TestEx03_3InitReapsOrphans": true, "TestEx08_3Wait": true} {
+		if skip.MatchString(name) != skipped {
+			t.Errorf("make check-03 skips %s: %v, want %v", name, !skipped, skipped)
+		}
+	}
+	run := regexp.MustCompile(strings.TrimPrefix((&target{chapter: "03", exercise: "3"}).runFilter(), "-test.run="))
+	if !run.MatchString("TestEx03_3InitReapsOrphans") || run.MatchString("TestEx03_4Stop") || run.MatchString("TestExitStatus") {
+		t.Errorf("make check-03 EX=3 runs %s", run)
+	}
+}
