@@ -50,6 +50,9 @@ func TestChineseEdition(t *testing.T) {
 				t.Fatalf("%s has no Chinese version %s", english, zh)
 			}
 			checkTranslation(t, en, string(doc))
+			if back, _ := filepath.Rel(filepath.Dir(filepath.Join(root, english)), filepath.Join(root, zh)); !strings.Contains(en, "]("+back+")") {
+				t.Errorf("%s does not link to its Chinese version %s", english, back)
+			}
 			if !strings.Contains(string(doc), "](") || !strings.Contains(string(doc), filepath.Base(english)+")") {
 				t.Errorf("%s does not link to %s", zh, english)
 			}
