@@ -128,18 +128,13 @@ func writeStarter(l lesson, dir string) ([]marker, error) {
 	if len(all) == 0 {
 		return nil, fmt.Errorf("%s has no %s%s markers: nothing to leave for you to write", l.name, exerciseDirective, l.number)
 	}
+	// Written aside and renamed: a failure leaves no half-written starter
+	// that a second make exercise-NN would take for the learner's work.
 	tmp := dir + ".tmp"
 	os.RemoveAll(tmp)
-	for name, src := range sources {
-		file := filepath.Join(tmp, name)
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(file, src, fileMode(name)); err != nil {
-			return nil, err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "README.md"), starterReadme(l, all), 0o644); err != nil {
+	sources["README.md"] = starterReadme(l, all)
+	if err := writeFiles(tmp, sources); err != nil {
+		os.RemoveAll(tmp)
 		return nil, err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
@@ -147,6 +142,20 @@ func writeStarter(l lesson, dir string) ([]marker, error) {
 		return nil, err
 	}
 	return all, nil
+}
+
+// writeFiles writes files (relative name -> content) under dir.
+func writeFiles(dir string, files map[string][]byte) error {
+	for name, src := range files {
+		file := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(file, src, fileMode(name)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func fileMode(name string) fs.FileMode {

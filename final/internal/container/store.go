@@ -19,8 +19,6 @@
 package container
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -32,6 +30,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"skiff/internal/randid"
 	"skiff/internal/safefile"
 )
 
@@ -77,7 +76,7 @@ func (s *Store) Create(cfg Config) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.ID = newID()
+	cfg.ID = randid.New()
 	if cfg.Name == "" {
 		cfg.Name = cfg.ID[:12]
 	}
@@ -264,10 +263,4 @@ func (s *Store) flock(how int) (func(), error) {
 		return nil, err
 	}
 	return safefile.Lock(filepath.Join(s.Root, "lock"), how)
-}
-
-func newID() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -12,8 +12,6 @@
 package volume
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -26,6 +24,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"skiff/internal/randid"
 	"skiff/internal/safefile"
 )
 
@@ -116,11 +115,7 @@ func (s *Store) Create(name string, labels map[string]string) (v *Volume, create
 }
 
 // NewName is a random volume name, as Docker gives: 64 hex digits.
-func NewName() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func NewName() string { return randid.New() }
 
 // Get finds a volume by name.
 func (s *Store) Get(name string) (*Volume, error) {
