@@ -160,7 +160,8 @@ check-%: deps rootfs bin/vm
 
 # docs rewrites the generated parts of docs/*.md: the diffs between
 # lessons and each demo's transcript, run in the VM, and as root the
-# transcripts made on this host (vm/docs.go, host-transcript).
+# transcripts made on this host (vm/docs.go, host-transcript); then copies
+# them into the Chinese chapters, docs/zh-CN/*.md, with the references.
 docs: build rootfs
 	@bin/skiff reference > docs/skiff.md
 	@bin/skiff-runtime reference > docs/skiff-runtime.md
